@@ -1,0 +1,172 @@
+"""The config objects users construct: endpoint, target, evaluation config, params.
+
+These are the names the public API fixes::
+
+    from nvidia_eval_commons.api.api_dataclasses import (
+        ApiEndpoint, EvaluationConfig, EvaluationTarget)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from ._strict import StrictModel
+from .adapter import AdapterConfig, InterceptorSpec
+from .results import (
+    EvaluationResult,
+    GroupResult,
+    MetricResult,
+    RunMetadata,
+    Score,
+    ScoreStats,
+    TaskResult,
+)
+
+EndpointType = Literal["chat", "completions"]
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+def infer_endpoint_type(url: str) -> EndpointType:
+    """``chat`` for a URL ending in ``/chat/completions``, ``completions`` for one ending in
+    ``/completions``; chat otherwise (the usual for instruction-tuned models)."""
+    path = url.split("?", 1)[0].rstrip("/")
+    if path.endswith("/chat/completions"):
+        return "chat"
+    if path.endswith("/completions"):
+        return "completions"
+    return "chat"
+
+
+class ApiEndpoint(StrictModel):
+    """An OpenAI-compatible endpoint to evaluate."""
+
+    url: str = Field(min_length=1)
+    """Full URL of the endpoint, e.g. ``http://127.0.0.1:8080/v1/completions/``."""
+    model_id: str | None = None
+    """Model name sent in each request (``model``); ``None`` asks the server for its first model."""
+    type: EndpointType | None = None
+    """``chat`` or ``completions``; inferred from the URL when left empty."""
+    api_key: SecretStr | None = None
+    """The API key, given literally or as the name of an environment variable that holds it
+    (an all-caps name such as ``MY_API_KEY``). Never logged."""
+    stream: bool = False
+    """Ask the endpoint for streamed (SSE) responses."""
+    adapter_config: AdapterConfig | None = None
+    """Interceptors between the client and this endpoint."""
+
+    @field_validator("url")
+    @classmethod
+    def _url_has_scheme(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must start with http:// or https:// and a host")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_type(self) -> ApiEndpoint:
+        if self.type is None:
+            object.__setattr__(self, "type", infer_endpoint_type(self.url))
+        return self
+
+    @property
+    def endpoint_type(self) -> EndpointType:
+        return self.type if self.type is not None else infer_endpoint_type(self.url)
+
+    def resolved_api_key(self) -> str | None:
+        """The key itself: the literal value, or the named environment variable's value."""
+        if self.api_key is None:
+            return None
+        raw = self.api_key.get_secret_value()
+        if _ENV_NAME.fullmatch(raw) and raw in os.environ:
+            return os.environ[raw]
+        return raw
+
+
+class EvaluationTarget(StrictModel):
+    """What is evaluated: an endpoint (a plain dict is accepted)."""
+
+    api_endpoint: ApiEndpoint
+
+
+class ConfigParams(StrictModel):
+    """Run parameters of an evaluation."""
+
+    limit_samples: int | float | None = None
+    """Evaluate only the first N samples (an integer) or a fraction of them (0 < f < 1)."""
+    parallelism: int = Field(default=1, ge=1, le=4096)
+    """Requests in flight at once."""
+    max_new_tokens: int | None = Field(default=None, ge=1)
+    """Generation budget; the benchmark's own default when empty."""
+    temperature: float | None = Field(default=None, ge=0.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    max_retries: int = Field(default=5, ge=0)
+    """Retries of one request on connection errors, timeouts, 429 and 5xx."""
+    request_timeout: float = Field(default=300.0, gt=0.0)
+    """Seconds to wait for one response."""
+    num_fewshot: int | None = Field(default=None, ge=0)
+    """Few-shot examples; the benchmark's own default when empty."""
+    seed: int | None = None
+    """Seed of sampling and few-shot selection; the benchmark's own default when empty."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Benchmark-specific options."""
+
+    @field_validator("limit_samples")
+    @classmethod
+    def _count_or_fraction(cls, value: int | float | None) -> int | float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise ValueError("must be a count or a fraction, not a boolean")
+        if isinstance(value, float) and value.is_integer() and value >= 1:
+            return int(value)
+        if isinstance(value, float):
+            if not 0.0 < value < 1.0:
+                raise ValueError("a fraction must be between 0 and 1, a count at least 1")
+            return value
+        if value < 1:
+            raise ValueError("a count must be at least 1")
+        return value
+
+
+class EvaluationConfig(StrictModel):
+    """Which benchmark(s) to run, where to write, and with which parameters."""
+
+    type: str = Field(min_length=1)
+    """Benchmark name, e.g. ``gsm8k``; the launcher also takes a comma-separated list."""
+    output_dir: str = Field(min_length=1)
+    """Directory for results, samples, logs and the report."""
+    params: ConfigParams = Field(default_factory=ConfigParams)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _join_list(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return ",".join(str(v).strip() for v in value)
+        return value
+
+    @property
+    def task_types(self) -> list[str]:
+        """The benchmark names in ``type``, split on commas."""
+        return [t.strip() for t in self.type.split(",") if t.strip()]
+
+
+__all__ = [
+    "AdapterConfig",
+    "ApiEndpoint",
+    "ConfigParams",
+    "EndpointType",
+    "EvaluationConfig",
+    "EvaluationResult",
+    "EvaluationTarget",
+    "GroupResult",
+    "InterceptorSpec",
+    "MetricResult",
+    "RunMetadata",
+    "Score",
+    "ScoreStats",
+    "TaskResult",
+    "infer_endpoint_type",
+]
