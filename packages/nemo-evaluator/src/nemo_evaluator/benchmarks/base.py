@@ -1,0 +1,165 @@
+"""What a benchmark is: a dataset loader, a request builder, an answer extractor and a scorer.
+
+The evaluate core owns everything between requests and outputs (concurrency, retries, the
+adapter chain, the journal). A benchmark never talks to the network.
+
+Flow for one document::
+
+    docs = bench.load_docs()                      # deterministic order, each with a "doc_id"
+    reqs = bench.build_requests(doc)              # GenerationRequest | LoglikelihoodRequest
+    outs = [core.run(r) for r in reqs]            # GenerationOutput | LoglikelihoodOutput
+    score = bench.score(doc, outs)                # SampleScore
+    tasks, groups = bench.aggregate(all_scores)   # result-schema entries
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from nvidia_eval_commons.api.api_dataclasses import ConfigParams
+from nvidia_eval_commons.api.results import GroupResult, MetricResult, Score, ScoreStats, TaskResult
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Ask the model for text: ``messages`` for chat endpoints, ``prompt`` for completions."""
+
+    prompt: str | None = None
+    messages: tuple[dict[str, str], ...] | None = None
+    stop: tuple[str, ...] = ()
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """Ask for log P(continuation | context), via /v1/completions with echo and logprobs."""
+
+    context: str
+    continuation: str
+
+
+Request = GenerationRequest | LoglikelihoodRequest
+
+
+@dataclass(frozen=True)
+class GenerationOutput:
+    text: str
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LoglikelihoodOutput:
+    logprob: float
+    is_greedy: bool
+
+
+Output = GenerationOutput | LoglikelihoodOutput
+
+
+@dataclass
+class SampleScore:
+    """The score of one document. ``metrics`` maps metric -> score name -> value, e.g.
+    ``{"exact_match": {"strict-match": 1.0, "flexible-extract": 1.0}}``."""
+
+    doc_id: str
+    metrics: dict[str, dict[str, float]]
+    extracted: Any = None
+    target: Any = None
+    group: str | None = None
+    """Sub-task of the document (e.g. the MMLU subject), for per-group aggregation."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def mean_and_stderr(values: list[float]) -> ScoreStats:
+    """Mean with the standard error of the mean, as lm-evaluation-harness computes it
+    (sample standard deviation with n - 1, divided by sqrt(n))."""
+    n = len(values)
+    if n == 0:
+        return ScoreStats(count=0)
+    total = math.fsum(values)
+    mean = total / n
+    if n > 1:
+        var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+        stddev = math.sqrt(var)
+        stderr = stddev / math.sqrt(n)
+    else:
+        stddev = stderr = None
+    return ScoreStats(
+        count=n,
+        sum=total,
+        mean=mean,
+        stddev=stddev,
+        stderr=stderr,
+        min=min(values),
+        max=max(values),
+    )
+
+
+def aggregate_means(scores: list[SampleScore], *, num_errors: int = 0) -> dict[str, MetricResult]:
+    """Mean and stderr of every (metric, score) pair over ``scores``."""
+    by_pair: dict[tuple[str, str], list[float]] = {}
+    for s in scores:
+        for metric, named in s.metrics.items():
+            for name, value in named.items():
+                by_pair.setdefault((metric, name), []).append(float(value))
+    out: dict[str, MetricResult] = {}
+    for (metric, name), values in by_pair.items():
+        stats = mean_and_stderr(values)
+        stats.num_errors = num_errors
+        out.setdefault(metric, MetricResult()).scores[name] = Score(
+            value=stats.mean if stats.mean is not None else 0.0, stats=stats
+        )
+    return out
+
+
+class Benchmark(ABC):
+    """Base class of every benchmark; subclasses register with ``@register``."""
+
+    name: ClassVar[str]
+    """Registry name, e.g. ``gsm8k``."""
+    endpoint_types: ClassVar[tuple[str, ...]]
+    """Endpoint types it runs on: ``("completions",)``, ``("chat",)`` or both."""
+    harness_task: ClassVar[str | None] = None
+    """The lm-evaluation-harness task of the same definition, for comparison."""
+    description: ClassVar[str] = ""
+    default_num_fewshot: ClassVar[int] = 0
+    default_max_new_tokens: ClassVar[int] = 256
+
+    def __init__(self, *, params: ConfigParams, data_dir: str | Path | None = None) -> None:
+        self.params = params
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+
+    @property
+    def num_fewshot(self) -> int:
+        p = self.params.num_fewshot
+        return self.default_num_fewshot if p is None else p
+
+    @property
+    def max_new_tokens(self) -> int:
+        p = self.params.max_new_tokens
+        return self.default_max_new_tokens if p is None else p
+
+    @abstractmethod
+    def load_docs(self) -> list[dict[str, Any]]:
+        """Evaluation documents in a fixed order; each has a unique string ``doc_id``."""
+
+    @abstractmethod
+    def build_requests(self, doc: dict[str, Any]) -> list[Request]:
+        """The requests one document needs (one generation, or one per answer choice)."""
+
+    @abstractmethod
+    def score(self, doc: dict[str, Any], outputs: list[Output]) -> SampleScore:
+        """Score one document from the outputs of its requests, in request order."""
+
+    def aggregate(
+        self, scores: list[SampleScore], *, num_errors: int = 0
+    ) -> tuple[dict[str, TaskResult], dict[str, GroupResult]]:
+        """Task (and group) results; the default is the mean and stderr of every metric."""
+        return {self.name: TaskResult(metrics=aggregate_means(scores, num_errors=num_errors))}, {}
