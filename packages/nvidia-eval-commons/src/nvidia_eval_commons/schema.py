@@ -29,7 +29,8 @@ def load_launcher_yaml(path: str | Path) -> LauncherConfig:
         from .errors import ConfigError
 
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    return LauncherConfig.model_validate(data)
+    cfg: LauncherConfig = LauncherConfig.model_validate(data)
+    return cfg
 
 
 def main(argv: list[str] | None = None) -> int:

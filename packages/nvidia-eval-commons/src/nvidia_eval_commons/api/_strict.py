@@ -8,6 +8,7 @@ import typing
 from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import Self
 
 from ..errors import ConfigError
 
@@ -91,11 +92,7 @@ def _describe(root: type[BaseModel], error: Any, prefix: str) -> str:
         if holder is not None:
             valid = sorted(holder.model_fields)
             close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-            hint = (
-                f"; did you mean '{close[0]}'?"
-                if close
-                else f"; valid keys: {', '.join(valid)}"
-            )
+            hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(valid)}"
         return f"unknown key '{key}' in {where}{hint}"
     field = _where(loc, prefix)
     if kind == "missing":
@@ -150,7 +147,7 @@ class StrictModel(BaseModel):
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
         try:
             return super().model_validate(obj, *args, **kwargs)
         except ValidationError as err:

@@ -113,13 +113,18 @@ class ConfigParams(StrictModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     """Benchmark-specific options."""
 
+    @field_validator("limit_samples", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a count or a fraction, not a boolean")
+        return value
+
     @field_validator("limit_samples")
     @classmethod
     def _count_or_fraction(cls, value: int | float | None) -> int | float | None:
         if value is None:
             return None
-        if isinstance(value, bool):
-            raise ValueError("must be a count or a fraction, not a boolean")
         if isinstance(value, float) and value.is_integer() and value >= 1:
             return int(value)
         if isinstance(value, float):
