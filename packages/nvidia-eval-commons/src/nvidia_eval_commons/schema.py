@@ -33,9 +33,67 @@ def load_launcher_yaml(path: str | Path) -> LauncherConfig:
     return cfg
 
 
+def _type_of(prop: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
+    if "enum" in prop:
+        return " | ".join(json.dumps(v) for v in prop["enum"])
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    if "anyOf" in prop:
+        return " or ".join(_type_of(p) for p in prop["anyOf"])
+    kind = prop.get("type", "any")
+    if kind == "array":
+        return f"list of {_type_of(prop.get('items', {}))}"
+    if kind == "object" and "additionalProperties" in prop:
+        extra = prop["additionalProperties"]
+        return f"map of {_type_of(extra) if isinstance(extra, dict) else 'any'}"
+    return str(kind)
+
+
+def markdown_reference() -> str:
+    """The configuration reference as Markdown: one table per model of the launcher file."""
+    schema = launcher_json_schema()
+    sections = [("LauncherConfig", schema)] + sorted(schema.get("$defs", {}).items())
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from the JSON Schema of the launcher file "
+        "(`nvidia-eval-schema --markdown`); do not edit by hand.",
+        "Every section rejects unknown keys with a message that names the nearest valid key.",
+        "",
+    ]
+    for name, model in sections:
+        props = model.get("properties", {})
+        if not props:
+            continue
+        required = set(model.get("required", []))
+        lines += [f"## {name}", ""]
+        if model.get("description"):
+            lines += [" ".join(str(model["description"]).split()), ""]
+        lines += ["| key | type | default | description |", "|---|---|---|---|"]
+        for key, prop in props.items():
+            if key in required:
+                default = "required"
+            elif "default" in prop:
+                default = f"`{json.dumps(prop['default'])}`"
+            else:
+                default = "see its section"
+            desc = " ".join(str(prop.get("description", "")).split()).replace("|", "\\|")
+            kind = _type_of(prop).replace("|", "\\|")
+            lines.append(f"| `{key}` | {kind} | {default} | {desc} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    text = json.dumps(launcher_json_schema(), indent=2, sort_keys=True) + "\n"
+    """``nvidia-eval-schema [--markdown] [OUT]``: the JSON Schema (or the Markdown reference)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--markdown" in args:
+        args.remove("--markdown")
+        text = markdown_reference() + "\n"
+    else:
+        text = json.dumps(launcher_json_schema(), indent=2, sort_keys=True) + "\n"
     if args:
         Path(args[0]).write_text(text, encoding="utf-8")
     else:

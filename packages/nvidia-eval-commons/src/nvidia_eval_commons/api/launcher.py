@@ -128,10 +128,15 @@ class LauncherConfig(StrictModel):
     defaults: list[Any] | None = Field(default=None, exclude=True)
     """Hydra's defaults list (consumed by composition)."""
     target: EvaluationTarget
+    """The endpoint to evaluate (``target.api_endpoint``)."""
     config: EvaluationConfig
+    """The benchmark(s), output directory and run parameters."""
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    """Where and how the jobs run."""
     deployment: DeploymentConfig | None = None
+    """Serve a checkpoint before evaluating it; leave out to evaluate an existing endpoint."""
     exporters: list[ExporterSpec] = Field(default_factory=list)
+    """Destinations of the results, run after each successful job."""
 
     @field_validator("exporters", mode="before")
     @classmethod
