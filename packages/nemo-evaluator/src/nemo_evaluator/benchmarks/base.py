@@ -146,6 +146,27 @@ class Benchmark(ABC):
         p = self.params.max_new_tokens
         return self.default_max_new_tokens if p is None else p
 
+    @property
+    def fewshot_seed(self) -> int:
+        """Seed of few-shot selection: ``params.seed``, else lm-eval's default 1234."""
+        return 1234 if self.params.seed is None else self.params.seed
+
+    def limit_docs(
+        self, docs: list[dict[str, Any]], limit: int | float | None
+    ) -> list[dict[str, Any]]:
+        """The documents a run with ``params.limit_samples`` evaluates: the first ``limit``
+        (a count), or the first ``ceil(len * limit)`` (a fraction), as lm-eval's ``--limit``.
+        Benchmarks made of sub-tasks (MMLU) apply the limit per sub-task, as lm-eval does."""
+        if limit is None:
+            return docs
+        count = math.ceil(len(docs) * limit) if isinstance(limit, float) else int(limit)
+        return docs[:count]
+
+    def describe_dataset(self) -> dict[str, Any]:
+        """Where the documents came from (source, files, sha256), for result metadata;
+        meaningful after :meth:`load_docs`."""
+        return {}
+
     @abstractmethod
     def load_docs(self) -> list[dict[str, Any]]:
         """Evaluation documents in a fixed order; each has a unique string ``doc_id``."""

@@ -9,7 +9,13 @@ from .base import Benchmark
 
 _REGISTRY: dict[str, type[Benchmark]] = {}
 # Modules that define the built-in benchmarks; imported on first lookup.
-_BUILTIN_MODULES: tuple[str, ...] = ()
+_BUILTIN_MODULES: tuple[str, ...] = (
+    "nemo_evaluator.benchmarks.gsm8k",
+    "nemo_evaluator.benchmarks.arc",
+    "nemo_evaluator.benchmarks.hellaswag",
+    "nemo_evaluator.benchmarks.mmlu",
+    "nemo_evaluator.benchmarks.humaneval",
+)
 _loaded = False
 
 B = TypeVar("B", bound=type[Benchmark])

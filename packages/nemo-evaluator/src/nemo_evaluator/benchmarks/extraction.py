@@ -1,0 +1,87 @@
+"""Answer extraction and string matching, with lm-evaluation-harness semantics.
+
+``RegexFilter`` mirrors lm-eval's ``regex`` filter (``findall``, ``group_select``, the first
+non-empty group of a tuple match, ``strip()``, fallback ``[invalid]``); ``exact_match`` mirrors its
+``exact_match`` metric (``regexes_to_ignore`` applied in order to both sides, then case and
+punctuation folding, no other normalisation).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Sequence
+
+INVALID = "[invalid]"
+_PUNCT_TABLE = str.maketrans("", "", string.punctuation)
+
+
+class RegexFilter:
+    """Pick one match of ``pattern`` from a response (``group_select`` indexes ``findall``)."""
+
+    def __init__(self, pattern: str, *, group_select: int = 0, fallback: str = INVALID) -> None:
+        self.regex = re.compile(pattern)
+        self.group_select = group_select
+        self.fallback = fallback
+
+    def apply(self, text: str) -> str:
+        matches = self.regex.findall(text)
+        if not matches:
+            return self.fallback
+        try:
+            match = matches[self.group_select]
+        except IndexError:
+            return self.fallback
+        if isinstance(match, tuple):
+            non_empty = [m for m in match if m]
+            if not non_empty:
+                return self.fallback
+            match = non_empty[0]
+        return match.strip()
+
+
+def exact_match(
+    prediction: str,
+    reference: str,
+    *,
+    regexes_to_ignore: Sequence[str] = (),
+    ignore_case: bool = False,
+    ignore_punctuation: bool = False,
+) -> float:
+    """1.0 when the two strings are equal after the lm-eval normalisations, else 0.0."""
+    for pattern in regexes_to_ignore:
+        prediction = re.sub(pattern, "", prediction)
+        reference = re.sub(pattern, "", reference)
+    if ignore_case:
+        prediction = prediction.lower()
+        reference = reference.lower()
+    if ignore_punctuation:
+        prediction = prediction.translate(_PUNCT_TABLE)
+        reference = reference.translate(_PUNCT_TABLE)
+    return 1.0 if prediction == reference else 0.0
+
+
+def truncate_at_stops(text: str, stops: Iterable[str]) -> str:
+    """Cut ``text`` at the first occurrence of any stop sequence, as lm-eval does after
+    generation (a server that already honoured ``stop`` leaves nothing to cut)."""
+    for stop in stops:
+        if stop:
+            text = text.split(stop, 1)[0]
+    return text
+
+
+_ANSWER_IS = re.compile(r"(?i:answer is)\s*:?\s*[\(\[*]*\s*([A-Z])(?![A-Za-z])")
+_LEADING_LETTER = re.compile(r"^\s*[\(\[*]*([A-Z])(?:[\)\].:*]|\s|$)")
+
+
+def extract_choice_letter(text: str, letters: Sequence[str]) -> str:
+    """The chosen letter of a chat answer: the last "answer is X" (any case, optional colon,
+    bracket or bold), else a letter that opens the response ("B", "(B)", "B." ...);
+    ``[invalid]`` when neither names one of ``letters``."""
+    found = [m for m in _ANSWER_IS.findall(text) if m in letters]
+    if found:
+        return found[-1]
+    lead = _LEADING_LETTER.match(text)
+    if lead and lead.group(1) in letters:
+        return lead.group(1)
+    return INVALID

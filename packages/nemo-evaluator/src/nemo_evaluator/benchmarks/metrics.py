@@ -1,0 +1,86 @@
+"""Metrics shared by the benchmarks: multiple-choice accuracy, pass@k, group aggregation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from nvidia_eval_commons.api.results import GroupResult, MetricResult, Score, ScoreStats, TaskResult
+
+
+def first_argmax(values: Sequence[float]) -> int:
+    """Index of the largest value, the first one on ties (as ``numpy.argmax``)."""
+    best = 0
+    for i, v in enumerate(values):
+        if v > values[best]:
+            best = i
+    return best
+
+
+def multiple_choice_scores(
+    logprobs: Sequence[float], choices: Sequence[str], gold: int
+) -> tuple[dict[str, dict[str, float]], int, int]:
+    """lm-eval's ``acc`` and ``acc_norm``: argmax of the log-likelihoods, and of the
+    log-likelihoods divided by each choice's length in characters (the choice text without
+    the leading target delimiter). Returns the metrics and both predictions."""
+    if len(logprobs) != len(choices):
+        raise ValueError(f"{len(logprobs)} log-likelihoods for {len(choices)} choices")
+    pred = first_argmax(logprobs)
+    normed = [lp / float(len(c)) if c else lp for lp, c in zip(logprobs, choices, strict=True)]
+    pred_norm = first_argmax(normed)
+    metrics = {
+        "acc": {"acc": 1.0 if pred == gold else 0.0},
+        "acc_norm": {"acc_norm": 1.0 if pred_norm == gold else 0.0},
+    }
+    return metrics, pred, pred_norm
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k estimator of Chen et al. (2021): 1 - C(n-c, k) / C(n, k), for
+    ``c`` correct out of ``n`` samples. Computed with exact integers."""
+    if not 0 <= c <= n or k < 1 or k > n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (n={n}, c={c}, k={k})")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def pooled_stderr(stderrs: Sequence[float], sizes: Sequence[int]) -> float:
+    """lm-eval's ``pooled_sample_stderr``: the stderr of a size-weighted group mean from the
+    subtasks' stderrs (pooled variance)."""
+    total = sum(sizes)
+    if total - len(sizes) <= 0:
+        return float("nan")
+    var = sum((n - 1) * se**2 * n for se, n in zip(stderrs, sizes, strict=True)) / (
+        total - len(sizes)
+    )
+    return math.sqrt(var / total)
+
+
+def weighted_group(
+    members: dict[str, TaskResult | GroupResult], *, metric: str, score: str
+) -> GroupResult:
+    """A group entry whose ``metric.score`` is the size-weighted (micro) mean of its members,
+    with the pooled stderr, as lm-eval aggregates groups with ``weight_by_size: true``."""
+    values: list[float] = []
+    sizes: list[int] = []
+    stderrs: list[float] = []
+    for entry in members.values():
+        s = entry.metrics[metric].scores[score]
+        values.append(s.value)
+        sizes.append(s.stats.count)
+        stderrs.append(s.stats.stderr or 0.0)
+    total = sum(sizes)
+    mean = sum(v * n for v, n in zip(values, sizes, strict=True)) / total if total else 0.0
+    errors = sum(e.metrics[metric].scores[score].stats.num_errors for e in members.values())
+    stats = ScoreStats(
+        count=total,
+        sum=sum(v * n for v, n in zip(values, sizes, strict=True)),
+        mean=mean,
+        stderr=pooled_stderr(stderrs, sizes) if len(sizes) > 0 and total > len(sizes) else None,
+        min=min(values) if values else None,
+        max=max(values) if values else None,
+        num_errors=errors,
+    )
+    result = MetricResult(scores={score: Score(value=mean, stats=stats)})
+    return GroupResult(metrics={metric: result}, subtasks=list(members))

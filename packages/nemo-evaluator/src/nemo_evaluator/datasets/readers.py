@@ -1,0 +1,46 @@
+"""Parse the file formats of the layout: JSON lines (plain or gzip), CSV, bz2 text."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import DatasetError
+
+
+def read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    elif path.suffix == ".bz2":
+        raw = bz2.decompress(raw)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file (``.jsonl`` or ``.jsonl.gz``); blank lines are skipped."""
+    rows: list[dict[str, Any]] = []
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}:{lineno}: bad JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DatasetError(f"{path}:{lineno}: expected a JSON object per line")
+        rows.append(row)
+    return rows
+
+
+def read_csv_rows(path: Path) -> list[list[str]]:
+    """All rows of a CSV file (RFC 4180 quoting, as both MMLU releases use)."""
+    return list(csv.reader(io.StringIO(read_text(path), newline="")))
