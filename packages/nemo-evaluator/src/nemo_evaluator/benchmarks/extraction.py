@@ -71,12 +71,13 @@ def truncate_at_stops(text: str, stops: Iterable[str]) -> str:
 
 
 _ANSWER_IS = re.compile(r"(?i:answer is)\s*:?\s*[\(\[*]*\s*([A-Z])(?![A-Za-z])")
-_LEADING_LETTER = re.compile(r"^\s*[\(\[*]*([A-Z])(?:[\)\].:*]|\s|$)")
+_LEADING_LETTER = re.compile(r"^\s*[\(\[*]*([A-Z])(?:[\)\].:*]|[ \t]*\n|\s*$)")
 
 
 def extract_choice_letter(text: str, letters: Sequence[str]) -> str:
     """The chosen letter of a chat answer: the last "answer is X" (any case, optional colon,
-    bracket or bold), else a letter that opens the response ("B", "(B)", "B." ...);
+    bracket or bold), else a letter that opens the response on its own ("B", "(B)", "B.", "B\\n..."; not
+    the article in "A plant ...");
     ``[invalid]`` when neither names one of ``letters``."""
     found = [m for m in _ANSWER_IS.findall(text) if m in letters]
     if found:

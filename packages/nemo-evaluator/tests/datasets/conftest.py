@@ -1,0 +1,25 @@
+"""Real benchmark files for the tests: the shared datasets folder, never a download."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(
+    os.environ.get(
+        "NEMO_EVALUATOR_TEST_DATA", str(Path(__file__).resolve().parents[5] / "shared" / "datasets")
+    )
+)
+
+
+@pytest.fixture
+def shared_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Point NEMO_EVALUATOR_DATA_DIR at the shared datasets; forbid downloads."""
+    if not (SHARED / "gsm8k" / "test.jsonl").is_file():
+        pytest.skip(f"shared datasets not found at {SHARED}; set NEMO_EVALUATOR_TEST_DATA")
+    monkeypatch.setenv("NEMO_EVALUATOR_DATA_DIR", str(SHARED))
+    monkeypatch.setenv("NEMO_EVALUATOR_OFFLINE", "1")
+    monkeypatch.setenv("NEMO_EVALUATOR_HOME", str(tmp_path / "home"))
+    return SHARED
