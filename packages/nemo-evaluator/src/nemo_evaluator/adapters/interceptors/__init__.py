@@ -1,0 +1,1 @@
+"""The built-in interceptors, one per module, each with its config model."""

@@ -1,0 +1,76 @@
+"""Small shared helpers of the interceptors: a thread-safe JSON summary writer."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` via a temp file and rename (never half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1) of already sorted values, nearest-rank; ``None`` if empty."""
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+class JsonlWriter:
+    """Appends JSON lines to one file, at most ``limit`` of them (``None``: no limit).
+
+    Each line is flushed as written, so a killed process loses no finished line.
+    """
+
+    def __init__(self, path: Path, *, limit: int | None) -> None:
+        import threading
+
+        self.path = path
+        self.limit = limit
+        self.written = 0
+        self._lock = threading.Lock()
+        self._fh: Any = None
+
+    def wants_more(self) -> bool:
+        """Cheap check before building a record (no lock: a stale read only costs a record)."""
+        return self.limit is None or self.written < self.limit
+
+    def write(self, record: dict[str, Any]) -> bool:
+        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            if self.limit is not None and self.written >= self.limit:
+                return False
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._fh.write(line)
+            self._fh.flush()
+            self.written += 1
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+
+def body_for_log(raw: bytes, parsed: Any) -> Any:
+    """The JSON value of a body, or its text when it is not JSON."""
+    if parsed is not None:
+        return parsed
+    return raw.decode("utf-8", errors="replace")

@@ -1,0 +1,178 @@
+"""Caching: replay successful answers to identical requests from a SQLite file on disk.
+
+The key is a SHA-256 of the upstream URL, the model and the canonical request body (JSON with
+sorted keys), so one model never gets another's answers. Only successful (2xx) JSON answers are
+stored; a hit answers at once and never reaches upstream.
+
+SQLite in WAL mode gives what the cache needs without a server: many readers with one writer,
+safety across threads (one connection per thread) and processes (file locks, a busy timeout),
+and atomic commits, so a process killed mid-write leaves the last committed state intact.
+``synchronous=NORMAL`` keeps commits cheap; in WAL mode it still never corrupts the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from nvidia_eval_commons.api._strict import StrictModel
+
+from ..types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
+
+CACHE_FILE = "cache.sqlite"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS responses ("
+    " key TEXT PRIMARY KEY, status INTEGER NOT NULL, content_type TEXT,"
+    " content BLOB NOT NULL, created REAL NOT NULL)"
+)
+
+
+class CachingConfig(StrictModel):
+    """Options of the ``caching`` interceptor."""
+
+    cache_dir: str | None = None
+    """Directory of the cache; default ``<output_dir>/cache``."""
+    reuse_cached_responses: bool = True
+    """Answer from the cache when possible (false: only fill it)."""
+    save_responses: bool = True
+    """Store successful answers."""
+
+
+def cache_key(body: Any, *, url: str, model: str | None) -> str:
+    """SHA-256 hex of the URL, the model and the canonical JSON body."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256()
+    for part in (url, "\x00", model or "", "\x00", canonical):
+        digest.update(part.encode("utf-8"))
+    return digest.hexdigest()
+
+
+class ResponseCache:
+    """A key -> (status, content type, body) store in one SQLite file; thread- and process-safe."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / CACHE_FILE
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self._conn()  # create the schema at start-up: a bad path fails here
+        with conn:
+            conn.execute(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def get(self, key: str) -> tuple[int, str | None, bytes] | None:
+        row = (
+            self._conn()
+            .execute("SELECT status, content_type, content FROM responses WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return None if row is None else (row[0], row[1], bytes(row[2]))
+
+    def put(self, key: str, status: int, content_type: str | None, content: bytes) -> None:
+        conn = self._conn()
+        with conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
+                (key, status, content_type, content, time.time()),
+            )
+
+    def __len__(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # closed already
+                conn.close()
+        self._local = threading.local()
+
+
+class CachingInterceptor(Interceptor):
+    """Answers from the cache on the way up; stores successful answers on the way down."""
+
+    name = "caching"
+    config_model = CachingConfig
+    best_effort = False
+
+    def __init__(self, config: CachingConfig, *, env: ChainEnv) -> None:
+        super().__init__(config, env=env)
+        self.config: CachingConfig = config
+        directory = Path(config.cache_dir) if config.cache_dir else env.output_dir / "cache"
+        self.cache = ResponseCache(directory)
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self.stored = 0
+
+    def on_request(
+        self, request: AdapterRequest, ctx: RequestContext
+    ) -> AdapterRequest | AdapterResponse:
+        data = request.json_or_none()
+        if request.method != "POST" or not isinstance(data, dict) or data.get("stream"):
+            return request  # only JSON POSTs with a full answer are cacheable
+        key = cache_key(data, url=ctx.upstream_url, model=data.get("model"))
+        ctx.state["cache_key"] = key
+        if self.config.reuse_cached_responses:
+            found = self.cache.get(key)
+            if found is not None:
+                with self._lock:
+                    self.hits += 1
+                status, content_type, content = found
+                return AdapterResponse(
+                    status_code=status,
+                    headers={"Content-Type": content_type or "application/json"},
+                    _body=content,
+                    cache_hit=True,
+                )
+        with self._lock:
+            self.misses += 1
+        return request
+
+    def on_response(self, response: AdapterResponse, ctx: RequestContext) -> AdapterResponse:
+        key = ctx.state.get("cache_key")
+        if (
+            key is None
+            or not self.config.save_responses
+            or response.cache_hit
+            or response.stream is not None
+            or not 200 <= response.status_code < 300
+            or response.json_or_none() is None
+        ):
+            return response
+        content_type = next(
+            (v for k, v in response.headers.items() if k.lower() == "content-type"), None
+        )
+        self.cache.put(key, response.status_code, content_type, response.body)
+        with self._lock:
+            self.stored += 1
+        return response
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "cache_hits": self.hits,
+                "cache_misses": self.misses,
+                "cache_stored": self.stored,
+                "cache_path": str(self.cache.path),
+            }
+
+    def close(self) -> None:
+        self.cache.close()

@@ -1,0 +1,244 @@
+"""The upstream call: the last link of every chain, with retries, backoff and timeouts.
+
+Retried: connection errors, timeouts, a connection that breaks mid-body, 429 (waiting what
+``Retry-After`` says, up to ``max_retry_after_s``) and 5xx, with exponential backoff and
+jitter (tenacity's ``wait_exponential_jitter``), at most ``max_retries`` times. Other 4xx are
+returned at once. After the last attempt the caller gets a JSON error whose status is the
+upstream's (502 when it could not be reached, 504 when it timed out) and whose body carries the
+upstream status and body.
+
+HTTP goes through one shared urllib3 ``PoolManager`` (thread-safe, keep-alive pools): it costs
+less per call than a ``requests.Session`` and gives direct access to the streamed body, which
+server mode passes through unbuffered.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import urllib3
+from pydantic import Field
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import wait_exponential_jitter as _wait_exp_jitter
+
+from nvidia_eval_commons.api._strict import StrictModel
+
+from ..types import AdapterRequest, AdapterResponse, RequestContext
+
+# Not forwarded in either direction (RFC 9110 hop-by-hop headers and what the transport sets).
+HOP_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-encoding",
+        "accept-encoding",
+    }
+)
+
+
+class UpstreamConfig(StrictModel):
+    """Options of the upstream call."""
+
+    max_retries: int = Field(default=5, ge=0)
+    """Retries after the first attempt."""
+    request_timeout: float = Field(default=300.0, gt=0)
+    """Seconds to wait for an answer (per attempt)."""
+    connect_timeout: float = Field(default=10.0, gt=0)
+    backoff_initial_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    backoff_jitter_s: float = Field(default=0.5, ge=0)
+    max_retry_after_s: float = Field(default=120.0, ge=0)
+    """Longest ``Retry-After`` honoured; longer ones are cut to this."""
+    pool_maxsize: int = Field(default=128, ge=1)
+    """Kept-alive connections per upstream host."""
+
+
+class _Retryable(Exception):
+    retry_after: float | None = None
+
+
+class _StatusError(_Retryable):
+    def __init__(
+        self, status: int, headers: dict[str, str], body: bytes, retry_after: float | None
+    ):
+        super().__init__(status)
+        self.status, self.headers, self.body, self.retry_after = status, headers, body, retry_after
+
+
+class _TransportError(_Retryable):
+    def __init__(self, exc: Exception, *, timeout: bool):
+        super().__init__(str(exc))
+        self.exc, self.timeout = exc, timeout
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _clean_headers(headers: Any) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in HOP_HEADERS}
+
+
+def _stream_body(resp: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
+    try:
+        if resp.chunked:  # type: ignore[attr-defined]
+            yield from resp.read_chunked(decode_content=True)  # type: ignore[attr-defined]
+        else:
+            while chunk := resp.read1(65536):  # type: ignore[attr-defined]
+                yield chunk
+    finally:
+        resp.release_conn()
+
+
+class UpstreamCall:
+    """Sends a request to its upstream URL; thread-safe; see the module docstring."""
+
+    def __init__(self, config: UpstreamConfig, *, api_key: str | None = None) -> None:
+        self.config = config
+        self._auth = f"Bearer {api_key}" if api_key else None
+        self.pool = urllib3.PoolManager(
+            num_pools=8, maxsize=config.pool_maxsize, block=False, retries=False
+        )
+        self._timeout = urllib3.Timeout(connect=config.connect_timeout, read=config.request_timeout)
+        self._backoff = _wait_exp_jitter(
+            initial=config.backoff_initial_s,
+            max=config.backoff_max_s,
+            jitter=config.backoff_jitter_s,
+        )
+        self._retrying = Retrying(
+            stop=stop_after_attempt(config.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            reraise=True,
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(retry_after, self.config.max_retry_after_s)
+        return float(self._backoff(state))
+
+    def _headers(self, request: AdapterRequest) -> dict[str, str]:
+        headers = _clean_headers(request.headers)
+        if self._auth and not any(k.lower() == "authorization" for k in headers):
+            headers["Authorization"] = self._auth
+        if request.body and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _once(self, request: AdapterRequest, url: str, stream: bool) -> AdapterResponse:
+        try:
+            resp = self.pool.request(
+                request.method,
+                url,
+                body=request.body or None,
+                headers=self._headers(request),
+                timeout=self._timeout,
+                preload_content=not stream,
+                redirect=False,
+            )
+        except urllib3.exceptions.TimeoutError as exc:
+            raise _TransportError(exc, timeout=True) from exc
+        except urllib3.exceptions.HTTPError as exc:  # refused, reset, broken mid-body
+            raise _TransportError(exc, timeout=False) from exc
+        status = resp.status
+        if status == 429 or status >= 500:
+            body = resp.data if not stream else resp.read()
+            resp.release_conn()
+            headers = _clean_headers(resp.headers)
+            raise _StatusError(
+                status, headers, body, parse_retry_after(resp.headers.get("Retry-After"))
+            )
+        if stream:
+            return AdapterResponse(
+                status_code=status, headers=_clean_headers(resp.headers), stream=_stream_body(resp)
+            )
+        return AdapterResponse(
+            status_code=status, headers=_clean_headers(resp.headers), _body=resp.data
+        )
+
+    def __call__(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
+        url = ctx.upstream_url
+        stream = request.is_stream and not ctx.client_mode
+        retrying = self._retrying.copy()
+        started = time.perf_counter()
+        try:
+            for attempt in retrying:
+                with attempt:
+                    response = self._once(request, url, stream)
+        except _StatusError as exc:
+            response = error_response(
+                exc.status,
+                f"upstream {url} answered {exc.status}",
+                upstream_status=exc.status,
+                upstream_body=exc.body.decode("utf-8", errors="replace"),
+                headers=exc.headers,
+            )
+        except _TransportError as exc:
+            status = 504 if exc.timeout else 502
+            what = "timed out" if exc.timeout else "could not be reached or broke off"
+            response = error_response(
+                status, f"upstream {url} {what}: {exc.exc}", upstream_status=None, upstream_body=""
+            )
+        response.attempts = int(retrying.statistics.get("attempt_number", 1))
+        response.latency_s = time.perf_counter() - started
+        if "X-Adapter-Error" in response.headers:
+            data = response.json_or_none()
+            if isinstance(data, dict) and isinstance(data.get("error"), dict):
+                data["error"]["attempts"] = response.attempts
+                response.mark_dirty()
+        return response
+
+    def close(self) -> None:
+        self.pool.clear()
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    upstream_status: int | None,
+    upstream_body: str,
+    headers: dict[str, str] | None = None,
+) -> AdapterResponse:
+    """The JSON error a client gets when the upstream failed for good."""
+    resp = AdapterResponse.from_json(
+        {
+            "error": {
+                "message": message,
+                "type": "upstream_error",
+                "code": status,
+                "upstream_status": upstream_status,
+                "upstream_body": upstream_body,
+            }
+        },
+        status_code=status,
+    )
+    if headers and "Retry-After" in headers:
+        resp.headers["Retry-After"] = headers["Retry-After"]
+    resp.headers["X-Adapter-Error"] = "upstream"
+    return resp

@@ -1,0 +1,225 @@
+"""AdapterPipeline: the interceptor chain plus the upstream call, in client or server mode.
+
+Client mode (the evaluate core)::
+
+    with AdapterPipeline.from_config(adapter_cfg, upstream_url=url, output_dir=out) as p:
+        response = p.send({"model": "m", "messages": [...]})
+        p.sample_finished()
+
+Server mode (any client: lm-eval, curl, the openai SDK)::
+
+    with AdapterPipeline.from_config(...) as p, p.serve() as server:
+        openai.OpenAI(base_url=server.url + "/v1", api_key="...")
+
+Files written under ``output_dir`` (names are fixed): ``requests.jsonl``, ``responses.jsonl``,
+``failed_requests.jsonl``, ``response_stats.json``, ``reasoning_stats.json``,
+``progress.json``, ``adapter_stats.json`` and the cache under ``<output_dir>/cache``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from nvidia_eval_commons.api.adapter import AdapterConfig
+
+from ..errors import ConfigError
+from .chain import Chain, build_interceptors, specs_from_config
+from .interceptors._summary import write_json_atomic
+from .interceptors.upstream import UpstreamCall, UpstreamConfig, error_response
+from .types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
+
+if TYPE_CHECKING:
+    from .server import AdapterServer
+
+STATS_FILE = "adapter_stats.json"
+_log = logging.getLogger(__name__)
+_ENDPOINT_SUFFIX = re.compile(r"/(v1/)?(chat/)?completions/?$")
+
+
+def upstream_base(url: str) -> str:
+    """The base URL client paths such as ``/v1/models`` are appended to.
+
+    ``http://h:8080/v1/completions/`` -> ``http://h:8080``;
+    ``http://h/prefix/v1/chat/completions`` -> ``http://h/prefix``.
+    """
+    parts = urlsplit(url)
+    path = parts.path
+    idx = path.find("/v1/")
+    if idx != -1 or path.endswith("/v1"):
+        path = path[: idx if idx != -1 else len(path) - 3]
+    else:
+        path = _ENDPOINT_SUFFIX.sub("", path)
+    return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}"
+
+
+class AdapterPipeline:
+    """The chain of interceptors in front of one upstream endpoint; see the module docstring."""
+
+    def __init__(
+        self,
+        interceptors: list[Interceptor],
+        upstream: UpstreamCall,
+        *,
+        env: ChainEnv,
+    ) -> None:
+        self.interceptors = interceptors
+        self.upstream = upstream
+        self.env = env
+        self.upstream_url = env.upstream_url
+        self.base_url = upstream_base(env.upstream_url)
+        self.output_dir = env.output_dir
+        self.chain = Chain(interceptors, upstream)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._requests = 0
+        self._status: Counter[int] = Counter()
+        self._hits = 0
+        self._attempts = 0
+        self._errors = 0
+        self._latency = 0.0
+
+    @classmethod
+    def from_config(
+        cls,
+        adapter_cfg: AdapterConfig | None,
+        *,
+        upstream_url: str,
+        output_dir: str | Path,
+        endpoint_type: str = "chat",
+        api_key: str | None = None,
+        max_retries: int = 5,
+        request_timeout: float = 300.0,
+    ) -> AdapterPipeline:
+        """Validate the config and build the chain (a bad config raises ``ConfigError`` here)."""
+        if not re.match(r"^https?://[^/\s]+", upstream_url or ""):
+            raise ConfigError(
+                f"upstream_url {upstream_url!r} must start with http:// or https:// and a host"
+            )
+        if endpoint_type not in ("chat", "completions"):
+            raise ConfigError(
+                f"endpoint_type must be 'chat' or 'completions', got {endpoint_type!r}"
+            )
+        if adapter_cfg is not None and not isinstance(adapter_cfg, AdapterConfig):
+            adapter_cfg = AdapterConfig.model_validate(adapter_cfg)
+        upstream_cfg = UpstreamConfig(max_retries=max_retries, request_timeout=request_timeout)
+        out = Path(output_dir)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create output_dir {out}: {exc}") from exc
+        env = ChainEnv(output_dir=out, upstream_url=upstream_url, endpoint_type=endpoint_type)
+        specs = specs_from_config(adapter_cfg, endpoint_type=endpoint_type)
+        interceptors = build_interceptors(specs, env=env)
+        return cls(interceptors, UpstreamCall(upstream_cfg, api_key=api_key), env=env)
+
+    # -- running requests -------------------------------------------------------------------
+
+    def url_for(self, path: str | None, query: str = "") -> str:
+        url = self.upstream_url if path is None else self.base_url + "/" + path.lstrip("/")
+        return f"{url}?{query}" if query else url
+
+    def handle(
+        self, request: AdapterRequest, *, client_mode: bool, url: str | None = None
+    ) -> AdapterResponse:
+        """Run one request through the chain; never raises for upstream failures."""
+        if self._closed:
+            raise ConfigError("this AdapterPipeline is closed; build a new one")
+        ctx = RequestContext(
+            request_id=str(next(self._ids)),
+            upstream_url=url or self.url_for(request.path, request.query),
+            client_mode=client_mode,
+        )
+        try:
+            response = self.chain.run(request, ctx)
+        except Exception as exc:  # a non-best-effort interceptor failed (e.g. the cache)
+            _log.error("adapter chain failed: %s", exc)
+            response = error_response(
+                500,
+                f"adapter failed: {type(exc).__name__}: {exc}",
+                upstream_status=None,
+                upstream_body="",
+            )
+            response.headers["X-Adapter-Error"] = "adapter"
+        response.latency_s = time.perf_counter() - ctx.start
+        with self._lock:
+            self._requests += 1
+            self._status[response.status_code] += 1
+            self._hits += response.cache_hit
+            self._attempts += response.attempts
+            self._errors += response.status_code >= 400
+            self._latency += response.latency_s
+        return response
+
+    def send(
+        self,
+        payload: dict[str, Any],
+        *,
+        path: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> AdapterResponse:
+        """Client mode: POST ``payload`` through the chain in-process; thread-safe."""
+        request = AdapterRequest.from_json(payload, path=path or "", headers=headers)
+        return self.handle(request, client_mode=True, url=self.url_for(path))
+
+    def serve(
+        self, *, host: str = "127.0.0.1", port: int | None = None, threads: int = 16
+    ) -> AdapterServer:
+        """Server mode: the same chain behind a Flask app served by waitress; started."""
+        from .server import AdapterServer
+
+        return AdapterServer(self, host=host, port=port, threads=threads).start()
+
+    def sample_finished(self, n: int = 1) -> None:
+        """Called by the evaluate core once per finished sample (feeds progress tracking)."""
+        for ic in self.interceptors:
+            hook = getattr(ic, "sample_finished", None)
+            if hook is not None:
+                hook(n)
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            out: dict[str, Any] = {
+                "requests": self._requests,
+                "cache_hits": self._hits,
+                "cache_misses": self._requests - self._hits,
+                "upstream_attempts": self._attempts,
+                "retries": max(0, self._attempts - (self._requests - self._hits)),
+                "errors": self._errors,
+                "status_codes": {str(k): v for k, v in sorted(self._status.items())},
+                "mean_latency_s": self._latency / self._requests if self._requests else None,
+            }
+        for ic in self.interceptors:
+            extra = ic.stats()
+            if extra:
+                out.setdefault("interceptors", {})[ic.name] = extra
+        return out
+
+    def close(self) -> None:
+        """Flush logs and write stats summaries under output_dir; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for ic in self.interceptors:
+            try:
+                ic.close()
+            except Exception as exc:
+                _log.warning("closing interceptor %s failed: %s", ic.name, exc)
+        self.upstream.close()
+        write_json_atomic(self.output_dir / STATS_FILE, self.stats())
+
+    def __enter__(self) -> AdapterPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,205 @@
+"""The request, response and context objects an interceptor sees, and the interceptor base.
+
+An interceptor is a class with a ``name``, a pydantic ``config_model`` and one or both hooks:
+
+* ``on_request(request, ctx)`` returns the (possibly changed) request, or an
+  :class:`AdapterResponse` to answer at once (a cache hit) without going further up the chain;
+* ``on_response(response, ctx)`` returns the (possibly changed) response.
+
+Bodies are kept as bytes and parsed at most once: ``json()`` caches the parsed value and
+``set_json()`` marks the body dirty so it is serialised again only when it is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+_UNSET: Any = object()
+
+# Headers whose values are secrets: forwarded upstream, never written to a log.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
+)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes (what goes on the wire)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def loggable_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers with secret values masked."""
+    return {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+class _JsonBody:
+    """Shared lazy JSON handling of a request or response body."""
+
+    _body: bytes
+    _json: Any
+    _dirty: bool
+
+    def json(self) -> Any:
+        """The parsed body; raises ``ValueError`` when it is not JSON."""
+        if self._json is _UNSET:
+            self._json = json.loads(self._body)
+        return self._json
+
+    def json_or_none(self) -> Any:
+        """The parsed body, or ``None`` when it is empty or not JSON."""
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
+    def set_json(self, obj: Any) -> None:
+        """Replace the body with ``obj`` (serialised lazily, once)."""
+        self._json = obj
+        self._dirty = True
+
+    def mark_dirty(self) -> None:
+        """Say that the object returned by ``json()`` was changed in place."""
+        self._dirty = True
+
+    @property
+    def body(self) -> bytes:
+        if self._dirty:
+            self._body = dumps(self._json)
+            self._dirty = False
+        return self._body
+
+
+@dataclass(eq=False)
+class AdapterRequest(_JsonBody):
+    """A request on its way up: method, path below the upstream base, query, headers, body."""
+
+    method: str = "POST"
+    path: str = "/"
+    query: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    _body: bytes = b""
+    _json: Any = _UNSET
+    _dirty: bool = False
+
+    @classmethod
+    def from_json(
+        cls, payload: Any, *, path: str, headers: dict[str, str] | None = None
+    ) -> AdapterRequest:
+        req = cls(method="POST", path=path, headers=dict(headers or {}))
+        req.set_json(payload)
+        return req
+
+    @property
+    def is_stream(self) -> bool:
+        """True when the body asks for a streamed (SSE) answer."""
+        data = self.json_or_none()
+        return isinstance(data, dict) and bool(data.get("stream"))
+
+
+@dataclass(eq=False)
+class AdapterResponse(_JsonBody):
+    """What a caller gets back, in client mode and inside the server.
+
+    ``stream`` is set instead of a body for a streamed answer passed through unbuffered
+    (server mode); interceptors that need the body skip such responses.
+    """
+
+    status_code: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    _body: bytes = b""
+    cache_hit: bool = False
+    """True when served from the cache (never reached upstream)."""
+    latency_s: float = 0.0
+    """Wall time of this call including retries."""
+    attempts: int = 0
+    """Upstream attempts made (0 on a cache hit)."""
+    stream: Iterator[bytes] | None = None
+    _json: Any = _UNSET
+    _dirty: bool = False
+
+    @classmethod
+    def from_json(cls, obj: Any, *, status_code: int = 200) -> AdapterResponse:
+        resp = cls(status_code=status_code, headers={"Content-Type": "application/json"})
+        resp.set_json(obj)
+        return resp
+
+    @property
+    def content(self) -> bytes:
+        """The body bytes (empty for a stream)."""
+        return self.body
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+@dataclass(eq=False)
+class RequestContext:
+    """Per-request state shared by the interceptors of one call."""
+
+    request_id: str
+    upstream_url: str
+    """The full URL this request goes to."""
+    start: float = field(default_factory=time.perf_counter)
+    request: AdapterRequest | None = None
+    """The request as it left the request chain (set before the response chain runs)."""
+    client_mode: bool = False
+    state: dict[str, Any] = field(default_factory=dict)
+    """Scratch space interceptors use to pass values from their request to response hook."""
+
+
+@dataclass(frozen=True)
+class ChainEnv:
+    """What every interceptor may know about the chain it sits in."""
+
+    output_dir: Path
+    upstream_url: str
+    """The full endpoint URL given at start-up."""
+    endpoint_type: str = "chat"
+
+
+class Interceptor:
+    """Base of all interceptors; subclasses override ``on_request`` and/or ``on_response``."""
+
+    name: ClassVar[str] = ""
+    config_model: ClassVar[type[BaseModel]]
+    best_effort: ClassVar[bool] = True
+    """Errors of a best-effort interceptor are logged and never break a request."""
+
+    def __init__(self, config: Any, *, env: ChainEnv) -> None:
+        self.config = config
+        self.env = env
+
+    def on_request(
+        self, request: AdapterRequest, ctx: RequestContext
+    ) -> AdapterRequest | AdapterResponse:
+        return request
+
+    def on_response(self, response: AdapterResponse, ctx: RequestContext) -> AdapterResponse:
+        return response
+
+    def stats(self) -> dict[str, Any] | None:
+        """Counters for ``adapter_stats.json``; ``None`` when there is nothing to report."""
+        return None
+
+    def close(self) -> None:
+        """Flush and write summaries; called once when the pipeline closes."""
+
+    @classmethod
+    def handles_requests(cls) -> bool:
+        return cls.on_request is not Interceptor.on_request
+
+    @classmethod
+    def handles_responses(cls) -> bool:
+        return cls.on_response is not Interceptor.on_response

@@ -1,0 +1,307 @@
+"""OpenAIStubServer: a real OpenAI-compatible model server on loopback, with injectable faults.
+
+It is a Flask app served by waitress on ``127.0.0.1`` (a free port unless one is given) that
+answers ``/v1/chat/completions``, ``/v1/completions`` (prompt lists, ``echo``, ``logprobs``,
+``n``, ``stop``, ``max_tokens``, SSE streaming) and ``/v1/models`` like a model server, with
+deterministic answers (see :mod:`nemo_evaluator.testing.responses`)::
+
+    from nemo_evaluator.testing import OpenAIStubServer
+
+    with OpenAIStubServer(model="stub-model") as upstream:
+        upstream.url                      # http://127.0.0.1:PORT  (base_url adds /v1)
+        upstream.fail(status=500, times=2)             # 500, 500, then normal answers
+        upstream.fail(status=429, times=1, retry_after=1)
+        upstream.slow(delay_s=2.0, times=1)            # one answer 2 s late
+        upstream.non_json(times=1)                     # 200 with a body that is not JSON
+        upstream.reset(times=1)                        # connection closed mid-body
+        upstream.latency_s = 0.01                      # fixed latency on every answer
+        upstream.requests                              # what it received (bounded)
+    OpenAIStubServer.closed_url()                      # an upstream that is down
+
+Faults queue up and apply, in order, to the next requests of the model routes (``/v1/...``);
+``/health`` never fails. Run it alone with ``python -m nemo_evaluator.testing.openai_stub``.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import flask
+from waitress.server import create_server
+
+from ..adapters.server import stop_waitress
+from .responses import Reply, chat_completion, completion, default_reply, sse_stream
+
+
+@dataclass
+class Fault:
+    """One queued misbehaviour: ``kind`` is status, slow, non_json or reset."""
+
+    kind: str
+    times: int = 1
+    status: int = 500
+    retry_after: float | None = None
+    delay_s: float = 0.0
+    body: str | None = None
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    time: float = field(default_factory=time.time)
+
+
+class OpenAIStubServer:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        model: str = "stub-model",
+        reply: Reply | str | None = None,
+        latency_s: float = 0.0,
+        stream_chunk_delay_s: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        threads: int = 8,
+        record_limit: int = 10_000,
+    ) -> None:
+        self.model = model
+        self.reply: Reply = (
+            (lambda _p, _d, text=reply: text) if isinstance(reply, str) else reply or default_reply
+        )
+        self.latency_s = latency_s
+        self.stream_chunk_delay_s = stream_chunk_delay_s
+        self.host = host
+        self._faults: collections.deque[Fault] = collections.deque()
+        self._lock = threading.Lock()
+        self._records: collections.deque[RecordedRequest] = collections.deque(maxlen=record_limit)
+        self.request_count = 0
+        self.app = self._create_app()
+        self._server: Any = create_server(
+            self.app, host=host, port=port or 0, threads=threads, ident="openai-stub"
+        )
+        self.port = int(self._server.effective_port)
+        self._thread: threading.Thread | None = None
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL without ``/v1``: ``http://127.0.0.1:PORT``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``url + "/v1"`` (what the openai client takes as ``base_url``)."""
+        return self.url + "/v1"
+
+    @property
+    def chat_url(self) -> str:
+        return self.base_url + "/chat/completions"
+
+    @property
+    def completions_url(self) -> str:
+        return self.base_url + "/completions"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._records)
+
+    def fail(
+        self,
+        *,
+        status: int = 500,
+        times: int = 1,
+        retry_after: float | None = None,
+        body: str | None = None,
+    ) -> OpenAIStubServer:
+        """Answer the next ``times`` requests with ``status`` (and ``Retry-After`` if given)."""
+        return self._queue(
+            Fault("status", times, status=status, retry_after=retry_after, body=body)
+        )
+
+    def slow(self, *, delay_s: float, times: int = 1) -> OpenAIStubServer:
+        """Delay the next ``times`` answers by ``delay_s`` seconds."""
+        return self._queue(Fault("slow", times, delay_s=delay_s))
+
+    def non_json(self, *, times: int = 1) -> OpenAIStubServer:
+        """Answer the next ``times`` requests with status 200 and a body that is not JSON."""
+        return self._queue(Fault("non_json", times))
+
+    def reset(self, *, times: int = 1) -> OpenAIStubServer:
+        """Close the connection in the middle of the next ``times`` answers' bodies."""
+        return self._queue(Fault("reset", times))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    @staticmethod
+    def closed_url() -> str:
+        """``http://127.0.0.1:PORT`` of a port nothing listens on (an upstream that is down)."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def start(self) -> OpenAIStubServer:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.run, name="openai-stub", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        stop_waitress(self._server, self._thread)
+        self._thread = None
+
+    def serve_forever(self) -> None:
+        self._server.run()
+
+    def __enter__(self) -> OpenAIStubServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _queue(self, fault: Fault) -> OpenAIStubServer:
+        with self._lock:
+            self._faults.append(fault)
+        return self
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            if not self._faults:
+                return None
+            fault = self._faults[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                self._faults.popleft()
+            return fault
+
+    def _record(self, req: flask.Request, payload: Any) -> None:
+        with self._lock:
+            self.request_count += 1
+            self._records.append(RecordedRequest(req.method, req.path, dict(req.headers), payload))
+
+    def _faulty(self, fault: Fault, answer: bytes) -> flask.Response | None:
+        if fault.kind == "slow":
+            time.sleep(fault.delay_s)
+            return None
+        if fault.kind == "status":
+            body = fault.body or flask.json.dumps(
+                {"error": {"message": f"stub failure {fault.status}", "type": "stub_error"}}
+            )
+            headers = {"Content-Type": "application/json"}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = str(fault.retry_after)
+            return flask.Response(body, status=fault.status, headers=headers)
+        if fault.kind == "non_json":
+            return flask.Response("<html>upstream garbage</html>", status=200, mimetype="text/html")
+        if fault.kind == "reset":
+            half = answer[: max(1, len(answer) // 2)]
+            # Content-Length promises the whole body; waitress closes after half of it.
+            return flask.Response(
+                iter([half]),
+                status=200,
+                headers={"Content-Type": "application/json", "Content-Length": str(len(answer))},
+                direct_passthrough=True,
+            )
+        raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+    def _answer(self, kind: str) -> flask.Response:
+        req = flask.request
+        payload = req.get_json(silent=True)
+        self._record(req, payload)
+        if not isinstance(payload, dict):
+            return flask.Response(
+                flask.json.dumps({"error": {"message": "body must be a JSON object"}}),
+                status=400,
+                mimetype="application/json",
+            )
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        chat = kind == "chat"
+        build = chat_completion if chat else completion
+        full = build(payload, model=self.model, reply=self.reply)
+        answer = flask.json.dumps(full).encode()
+        fault = self._next_fault()
+        if fault is not None:
+            faulty = self._faulty(fault, answer)
+            if faulty is not None:
+                return faulty
+        if payload.get("stream"):
+            return flask.Response(
+                sse_stream(full, chat=chat, delay_s=self.stream_chunk_delay_s),
+                mimetype="text/event-stream",
+                direct_passthrough=True,
+            )
+        return flask.Response(answer, status=200, mimetype="application/json")
+
+    def _create_app(self) -> flask.Flask:
+        app = flask.Flask("nemo_evaluator.testing.openai_stub")
+        app.url_map.strict_slashes = False
+
+        @app.post("/v1/chat/completions")
+        def chat() -> flask.Response:
+            return self._answer("chat")
+
+        @app.post("/v1/completions")
+        def completions() -> flask.Response:
+            return self._answer("completions")
+
+        @app.get("/v1/models")
+        def models() -> Any:
+            self._record(flask.request, None)
+            fault = self._next_fault()
+            if fault is not None:
+                faulty = self._faulty(fault, b"{}")
+                if faulty is not None:
+                    return faulty
+            return {
+                "object": "list",
+                "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "stub"}],
+            }
+
+        @app.get("/health")
+        @app.get("/v1/health")
+        def health() -> Any:
+            return {"status": "ok"}
+
+        return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m nemo_evaluator.testing.openai_stub --port 8080 [--latency-s 0.01]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="OpenAI-compatible stub model server (loopback)")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--model", default="stub-model")
+    parser.add_argument("--latency-s", type=float, default=0.0)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args(argv)
+    server = OpenAIStubServer(
+        model=args.model, latency_s=args.latency_s, port=args.port, threads=args.threads
+    )
+    print(f"listening on {server.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
