@@ -1,0 +1,187 @@
+"""``nemo-evaluator``: run a benchmark against an endpoint, or list the benchmarks.
+
+::
+
+    nemo-evaluator run --model-url http://127.0.0.1:8080 --model-id m --type gsm8k \\
+        --output-dir out [--endpoint-type completions] [-o params.limit_samples=10] [--rescore]
+    nemo-evaluator run --resume out          # continue an interrupted run from its journal
+    nemo-evaluator ls
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Modules that add a subcommand: each has ``add_parser(subparsers)`` and sets ``func`` on it.
+# A module that is not installed is skipped.
+SUBCOMMAND_MODULES: tuple[str, ...] = ("nemo_evaluator.adapters.cli",)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _full_url(url: str, endpoint_type: str) -> str:
+    """Append the OpenAI path when the URL is a bare host (``http://127.0.0.1:8080``)."""
+    if "/completions" in url:
+        return url
+    base = url.rstrip("/")
+    if base.endswith("/v1"):
+        base = base[: -len("/v1")]
+    return base + ("/v1/chat/completions" if endpoint_type == "chat" else "/v1/completions")
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"-o {dotted}: '{key}' is not a mapping")
+    node[keys[-1]] = value
+
+
+def _apply_overrides(config: dict[str, Any], overrides: Sequence[str]) -> None:
+    """``-o params.limit_samples=10``: YAML-typed values set into the evaluation config."""
+    for item in overrides:
+        for part in item.split(",") if item.count("=") > 1 else [item]:
+            if "=" not in part:
+                raise ValueError(
+                    f"-o {part!r}: expected KEY=VALUE, e.g. -o params.limit_samples=10"
+                )
+            key, raw = part.split("=", 1)
+            key = key.strip().removeprefix("config.")
+            _set_dotted(config, key, yaml.safe_load(raw) if raw.strip() else None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from nvidia_eval_commons.api.api_dataclasses import EvaluationConfig, EvaluationTarget
+
+    from .core.evaluate import evaluate
+    from .core.output import read_run_config
+
+    adapter: dict[str, Any] | None = None
+    try:
+        if args.resume:
+            stored = read_run_config(Path(args.resume))
+            target_d, config_d, adapter = stored["target"], stored["config"], stored.get("adapter")
+        else:
+            missing = [f for f in ("model_url", "type", "output_dir") if not getattr(args, f)]
+            if missing:
+                flags = ", ".join("--" + m.replace("_", "-") for m in missing)
+                return _fail(f"run needs {flags} (or --resume OUTPUT_DIR)")
+            from .benchmarks.registry import get_benchmark
+
+            etype = args.endpoint_type
+            if etype is None and "/completions" not in args.model_url:
+                first = args.type.split(",")[0].strip()
+                etype = get_benchmark(first).endpoint_types[0]
+            url = _full_url(args.model_url, etype or "chat")
+            endpoint: dict[str, Any] = {"url": url, "model_id": args.model_id}
+            if etype:
+                endpoint["type"] = etype
+            target_d = {"api_endpoint": endpoint}
+            config_d = {"type": args.type, "output_dir": args.output_dir, "params": {}}
+            if args.adapter_config:
+                adapter = yaml.safe_load(Path(args.adapter_config).read_text(encoding="utf-8"))
+        if args.api_key:
+            target_d["api_endpoint"]["api_key"] = args.api_key
+        _apply_overrides(config_d, args.override)
+        params = config_d.setdefault("params", {})
+        extra = params.setdefault("extra", {}) if isinstance(params, dict) else {}
+        extra.pop("rescore", None)
+        if args.rescore:
+            extra["rescore"] = True
+        if args.quiet:
+            extra["quiet"] = True
+        target = EvaluationTarget.model_validate(target_d)
+        config = EvaluationConfig.model_validate(config_d)
+        evaluate(target, config, adapter)
+    except KeyboardInterrupt:
+        # the journal is closed and the resume command printed; do not wait for requests
+        # still in flight (they would only be thrown away)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(130)
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        return _fail(str(message), code=1)
+    return 0
+
+
+def _ls(args: argparse.Namespace) -> int:
+    from .benchmarks.registry import list_benchmarks
+
+    rows = [
+        (name, ",".join(cls.endpoint_types), cls.harness_task or "-", cls.description)
+        for name, cls in list_benchmarks().items()
+    ]
+    width = max((len(r[0]) for r in rows), default=4)
+    print(f"{'name':<{width}}  {'endpoints':<18}  {'lm-eval task':<16}  description")
+    for name, types, harness, desc in rows:
+        print(f"{name:<{width}}  {types:<18}  {harness:<16}  {desc}")
+    return 0
+
+
+def _add_run(subparsers: Any) -> None:
+    p = subparsers.add_parser("run", help="evaluate an endpoint on a benchmark")
+    p.add_argument(
+        "--model-url",
+        help="endpoint URL (a bare host gets /v1/completions or /v1/chat/completions)",
+    )
+    p.add_argument("--model-id", help="model name sent in requests (default: ask /v1/models)")
+    p.add_argument("--type", help="benchmark name(s), comma-separated; see `nemo-evaluator ls`")
+    p.add_argument("--output-dir", help="directory for results, samples, journal and report")
+    p.add_argument("--endpoint-type", choices=("chat", "completions"), help="default: from the URL")
+    p.add_argument("--api-key", help="API key, or the name of an environment variable holding it")
+    p.add_argument("--adapter-config", help="YAML file with an AdapterConfig (interceptors)")
+    p.add_argument(
+        "-o",
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a config field, e.g. -o params.limit_samples=10 -o params.parallelism=16",
+    )
+    p.add_argument("--rescore", action="store_true", help="recompute metrics from the journal only")
+    p.add_argument("--resume", metavar="OUTPUT_DIR", help="continue the run stored in OUTPUT_DIR")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=_run)
+
+
+def _add_ls(subparsers: Any) -> None:
+    p = subparsers.add_parser("ls", help="list benchmarks and their endpoint types")
+    p.set_defaults(func=_ls)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nemo-evaluator", description=__doc__.split("\n")[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    adders: list[Callable[[Any], None]] = [_add_run, _add_ls]
+    for module in SUBCOMMAND_MODULES:
+        try:
+            adders.append(importlib.import_module(module).add_parser)
+        except ModuleNotFoundError as err:
+            if err.name is None or not module.startswith(err.name):
+                raise
+    for add in adders:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""The evaluate core: client layer, journal, runner and output files."""
+
+from .evaluate import evaluate
+
+__all__ = ["evaluate"]

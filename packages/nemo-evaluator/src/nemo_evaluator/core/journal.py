@@ -1,0 +1,149 @@
+"""The per-sample journal: one JSON line per finished document, appended as it arrives.
+
+Layout of ``<output_dir>/journal.jsonl``::
+
+    {"kind": "header", "version": 1, "settings": {...}}      settings that change results
+    {"kind": "sample", "doc_id": "...", "raw": [...], "error": null, "latency_s": ..., ...}
+    ...
+
+Lines are flushed to the OS on every write (they survive ``kill -9``) and fsync'd in batches
+(every ``fsync_every`` lines or ``fsync_interval_s`` seconds, and on close). A torn last line
+left by a crash is cut off when the journal is reopened. A later line for the same
+``doc_id`` replaces an earlier one (a sample that errored and succeeded on resume).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import EvaluationConfigError
+
+JOURNAL_NAME = "journal.jsonl"
+_VERSION = 1
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changes.extend(_diff(a, b, f"{prefix}{key}."))
+        elif a != b:
+            changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return changes
+
+
+def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """The header's settings and the last entry of every doc_id (torn lines are skipped)."""
+    settings: dict[str, Any] | None = None
+    entries: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return None, entries
+    with path.open("r", encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                break  # torn by a crash
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("kind") == "header":
+                settings = record.get("settings", {})
+            elif record.get("kind") == "sample" and "doc_id" in record:
+                entries[str(record["doc_id"])] = record
+    return settings, entries
+
+
+class Journal:
+    """Append-only writer; ``open`` checks the settings of an existing journal first."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        settings: dict[str, Any],
+        fsync_every: int = 64,
+        fsync_interval_s: float = 1.0,
+    ) -> None:
+        self.path = path
+        self.settings = settings
+        self.fsync_every = fsync_every
+        self.fsync_interval_s = fsync_interval_s
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._fh: Any = None
+        self._unsynced = 0
+        self._last_sync = time.monotonic()
+        self._lock = threading.Lock()
+
+    def open(self, *, check_settings: bool = True) -> Journal:
+        """Load existing entries (refusing other settings), then open for appending."""
+        old_settings, self.entries = read_journal(self.path)
+        if old_settings is not None and check_settings and old_settings != self.settings:
+            changes = "; ".join(_diff(old_settings, self.settings)[:3])
+            raise EvaluationConfigError(
+                f"{self.path.parent} holds a run with other settings ({changes}); to start "
+                f"fresh use another output dir or delete {self.path}"
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._cut_torn_tail()
+        self._fh = self.path.open("a", encoding="utf-8")
+        if old_settings is None:
+            self._write({"kind": "header", "version": _VERSION, "settings": self.settings})
+            self.sync()
+        return self
+
+    def _cut_torn_tail(self) -> None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with self.path.open("rb+") as fh:
+            data = fh.read()
+            if data.endswith(b"\n"):
+                return
+            fh.truncate(data.rfind(b"\n") + 1)
+
+    def done_ids(self) -> set[str]:
+        """Documents that finished without error (skipped on resume)."""
+        return {k for k, v in self.entries.items() if not v.get("error")}
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._fh.flush()
+
+    def append(self, record: dict[str, Any]) -> None:
+        record = {"kind": "sample", **record}
+        with self._lock:
+            self._write(record)
+            self.entries[str(record["doc_id"])] = record
+            self._unsynced += 1
+            now = time.monotonic()
+            if self._unsynced >= self.fsync_every or now - self._last_sync >= self.fsync_interval_s:
+                self._sync_locked(now)
+
+    def _sync_locked(self, now: float) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        self._unsynced = 0
+        self._last_sync = now
+
+    def sync(self) -> None:
+        with self._lock:
+            self._sync_locked(time.monotonic())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._sync_locked(time.monotonic())
+                self._fh.close()
+                self._fh = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
