@@ -98,8 +98,13 @@ class AdapterPipeline:
         api_key: str | None = None,
         max_retries: int = 5,
         request_timeout: float = 300.0,
+        upstream_config: UpstreamConfig | None = None,
     ) -> AdapterPipeline:
-        """Validate the config and build the chain (a bad config raises ``ConfigError`` here)."""
+        """Validate the config and build the chain (a bad config raises ``ConfigError`` here).
+
+        ``upstream_config`` sets every option of the upstream call (backoff, pool size...);
+        when given, ``max_retries`` and ``request_timeout`` are taken from it.
+        """
         if not re.match(r"^https?://[^/\s]+", upstream_url or ""):
             raise ConfigError(
                 f"upstream_url {upstream_url!r} must start with http:// or https:// and a host"
@@ -110,7 +115,9 @@ class AdapterPipeline:
             )
         if adapter_cfg is not None and not isinstance(adapter_cfg, AdapterConfig):
             adapter_cfg = AdapterConfig.model_validate(adapter_cfg)
-        upstream_cfg = UpstreamConfig(max_retries=max_retries, request_timeout=request_timeout)
+        upstream_cfg = upstream_config or UpstreamConfig(
+            max_retries=max_retries, request_timeout=request_timeout
+        )
         out = Path(output_dir)
         try:
             out.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 Retried: connection errors, timeouts, a connection that breaks mid-body, 429 (waiting what
 ``Retry-After`` says, up to ``max_retry_after_s``) and 5xx, with exponential backoff and
-jitter (tenacity's ``wait_exponential_jitter``), at most ``max_retries`` times. Other 4xx are
+jitter (tenacity's ``wait_exponential`` plus ``wait_random``), at most ``max_retries`` times. Other 4xx are
 returned at once. After the last attempt the caller gets a JSON error whose status is the
 upstream's (502 when it could not be reached, 504 when it timed out) and whose body carries the
 upstream status and body.
@@ -21,8 +21,14 @@ from typing import Any
 
 import urllib3
 from pydantic import Field
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
-from tenacity import wait_exponential_jitter as _wait_exp_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from nvidia_eval_commons.api._strict import StrictModel
 
@@ -123,11 +129,10 @@ class UpstreamCall:
             num_pools=8, maxsize=config.pool_maxsize, block=False, retries=False
         )
         self._timeout = urllib3.Timeout(connect=config.connect_timeout, read=config.request_timeout)
-        self._backoff = _wait_exp_jitter(
-            initial=config.backoff_initial_s,
-            max=config.backoff_max_s,
-            jitter=config.backoff_jitter_s,
-        )
+        # initial * 2**(attempt-1), capped, plus uniform jitter
+        self._backoff = wait_exponential(
+            multiplier=config.backoff_initial_s, max=config.backoff_max_s
+        ) + wait_random(0, config.backoff_jitter_s)
         self._retrying = Retrying(
             stop=stop_after_attempt(config.max_retries + 1),
             wait=self._wait,

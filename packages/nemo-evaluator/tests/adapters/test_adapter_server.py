@@ -1,0 +1,176 @@
+"""Server mode: a real proxy on loopback, used with requests, the openai client and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openai
+import pytest
+import requests
+from adapter_support import chat_payload
+
+from nemo_evaluator.adapters.adapter_config import AdapterConfig
+from nemo_evaluator.errors import ConfigError
+from nemo_evaluator.testing import OpenAIStubServer
+
+
+def test_openai_client_chat_and_completions_through_the_proxy(upstream, make_pipeline) -> None:
+    pipeline = make_pipeline(
+        AdapterConfig(use_caching=True, custom_system_prompt="Be brief."), url=upstream.chat_url
+    )
+    with pipeline.serve() as server:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-secret", max_retries=0)
+        chat = client.chat.completions.create(
+            model="stub-model", messages=[{"role": "user", "content": "what is 2+2"}]
+        )
+        comp = client.completions.create(model="stub-model", prompt="2+2=", max_tokens=4)
+        again = client.chat.completions.create(
+            model="stub-model", messages=[{"role": "user", "content": "what is 2+2"}]
+        )
+        models = client.models.list()
+    assert chat.choices[0].message.content == "Echo: what is 2+2"
+    assert again.choices[0].message.content == chat.choices[0].message.content
+    assert comp.choices[0].text == "Echo: 2+2="
+    assert [m.id for m in models.data] == ["stub-model"]
+    seen = [r for r in upstream.requests if r.path == "/v1/chat/completions"]
+    assert len(seen) == 1  # the repeat was a cache hit
+    assert seen[0].json["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert seen[0].headers["Authorization"] == "Bearer sk-secret"
+
+
+def test_requests_client_query_health_and_cache_header(upstream, make_pipeline) -> None:
+    pipeline = make_pipeline(AdapterConfig(use_caching=True), url=upstream.chat_url)
+    with pipeline.serve() as server:
+        health = requests.get(server.url + "/health", timeout=5).json()
+        first = requests.post(server.url + "/v1/chat/completions", json=chat_payload(), timeout=5)
+        second = requests.post(server.url + "/v1/chat/completions", json=chat_payload(), timeout=5)
+        models = requests.get(server.url + "/v1/models?limit=1", timeout=5)
+    assert health["status"] == "ok"
+    assert first.status_code == 200 and "X-Adapter-Cache" not in first.headers
+    assert second.headers["X-Adapter-Cache"] == "hit" and second.json() == first.json()
+    assert models.json()["data"][0]["id"] == "stub-model"
+    assert upstream.request_count == 2
+
+
+def test_authorization_goes_upstream_but_never_into_logs(upstream, make_pipeline, tmp_path) -> None:
+    cfg = AdapterConfig(
+        max_logged_requests=None, max_logged_responses=None, log_failed_requests=True
+    )
+    pipeline = make_pipeline(cfg, url=upstream.chat_url, output_dir=tmp_path / "o")
+    upstream.fail(status=400, times=1)
+    with pipeline.serve() as server:
+        for _ in range(2):
+            requests.post(
+                server.url + "/v1/chat/completions",
+                json=chat_payload(),
+                headers={"Authorization": "Bearer sk-very-secret"},
+                timeout=5,
+            )
+    pipeline.close()
+    assert upstream.requests[0].headers["Authorization"] == "Bearer sk-very-secret"
+    logs = "".join(p.read_text() for p in (tmp_path / "o").glob("*.json*"))
+    assert "requests.jsonl" in os.listdir(tmp_path / "o")
+    assert "failed_requests.jsonl" in os.listdir(tmp_path / "o")
+    assert "sk-very-secret" not in logs and "***" in logs
+
+
+def test_sse_stream_passes_through_unbuffered(make_pipeline) -> None:
+    with OpenAIStubServer(reply="one two three four five six", stream_chunk_delay_s=0.15) as up:
+        pipeline = make_pipeline(AdapterConfig(use_caching=True), url=up.chat_url)
+        with pipeline.serve() as server:
+            t0 = time.perf_counter()
+            r = requests.post(
+                server.url + "/v1/chat/completions",
+                json=chat_payload(stream=True),
+                stream=True,
+                timeout=10,
+            )
+            arrivals, text = [], ""
+            for line in r.iter_lines():
+                if line.startswith(b"data: ") and line != b"data: [DONE]":
+                    arrivals.append(time.perf_counter() - t0)
+                    delta = json.loads(line[6:])["choices"][0]["delta"]
+                    text += delta.get("content") or ""
+    assert text == "one two three four five six"
+    total = arrivals[-1]
+    assert total >= 0.8  # six tokens, 0.15 s apart
+    assert arrivals[1] < total - 0.5  # early tokens arrived long before the last one
+    assert pipeline.stats()["interceptors"]["caching"]["cache_stored"] == 0  # streams not cached
+
+
+def test_port_in_use_is_a_clear_error(upstream, make_pipeline) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"port {port}.*in use"):
+            make_pipeline(None, url=upstream.chat_url).serve(port=port)
+
+
+@pytest.mark.slow
+def test_cli_serves_and_writes_stats_on_ctrl_c(upstream, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "cli_out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nemo_evaluator.cli",
+            "adapter",
+            "--api-url",
+            upstream.chat_url,
+            "--port",
+            str(port),
+            "--output-dir",
+            str(out),
+            "--use-caching",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert f"127.0.0.1:{port}" in line, line
+        for _ in range(2):
+            r = requests.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions", json=chat_payload(), timeout=10
+            )
+            assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    stats = json.loads((out / "adapter_stats.json").read_text())
+    assert stats["requests"] == 2 and stats["cache_hits"] == 1
+    assert upstream.request_count == 1
+
+
+def test_cli_bad_config_is_one_line_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nemo_evaluator.cli",
+            "adapter",
+            "--api-url",
+            "http://127.0.0.1:9/v1/completions",
+            "--custom-system-prompt",
+            "x",
+            "--config",
+            str(tmp_path / "missing.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error:") and "missing.yaml" in proc.stderr
