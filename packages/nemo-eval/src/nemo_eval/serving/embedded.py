@@ -1,0 +1,93 @@
+"""The ``embedded`` backend: the engine in this process, a batching queue in front of it.
+
+Requests that arrive while a batch is running wait in the queue; the worker then takes up to
+``max_batch_size`` of them at once, so concurrency turns into batch size.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+
+from ..engines.base import Engine, GenerateRequest, GenerateResult
+
+log = logging.getLogger(__name__)
+
+
+class BatchingQueue:
+    """Collects single requests into batches for one engine; one worker thread."""
+
+    def __init__(self, engine: Engine, *, max_batch_size: int, max_wait_s: float = 0.002) -> None:
+        self.engine = engine
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        self._queue: queue.Queue[tuple[GenerateRequest, Future[GenerateResult]] | None] = (
+            queue.Queue()
+        )
+        self._thread = threading.Thread(target=self._work, name="nemo-eval-batcher", daemon=True)
+        self._stopped = False
+        self._thread.start()
+
+    def submit(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
+        if self._stopped:
+            raise RuntimeError("the server is stopping")
+        futures: list[Future[GenerateResult]] = []
+        for req in requests:
+            fut: Future[GenerateResult] = Future()
+            self._queue.put((req, fut))
+            futures.append(fut)
+        return [f.result() for f in futures]
+
+    def _take_batch(self) -> list[tuple[GenerateRequest, Future[GenerateResult]]] | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < self.max_batch_size:
+            try:
+                item = self._queue.get(timeout=self.max_wait_s)
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            batch.append(item)
+        return batch
+
+    def _work(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                return
+            try:
+                results = self.engine.generate([req for req, _ in batch])
+            except Exception as exc:
+                log.exception("batch of %d failed", len(batch))
+                for _, fut in batch:
+                    fut.set_exception(exc)
+                continue
+            for (_, fut), res in zip(batch, results, strict=False):
+                fut.set_result(res)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+
+class EmbeddedBackend:
+    """In-process engine + batching queue (the default for CPU and tests)."""
+
+    name = "embedded"
+
+    def __init__(self, engine: Engine, *, max_batch_size: int) -> None:
+        self.text = engine
+        self._queue = BatchingQueue(engine, max_batch_size=max_batch_size)
+
+    def submit(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
+        return self._queue.submit(requests)
+
+    def stop(self) -> None:
+        self._queue.stop()
