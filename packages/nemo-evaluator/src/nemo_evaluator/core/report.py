@@ -97,7 +97,11 @@ def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> st
             "response": _text(s.get("response")),
             "extracted": _text(s.get("extracted")),
             "target": _text(s.get("target")),
-            "score": _text(s.get("score")),
+            "score": "\n".join(
+                f"{name}: {value:g}"
+                for named in (s.get("score") or {}).values()
+                for name, value in named.items()
+            ),
             "error": s.get("error"),
             "correct": bool(primary) if primary is not None else False,
         }
