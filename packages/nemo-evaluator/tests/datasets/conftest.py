@@ -23,3 +23,11 @@ def shared_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("NEMO_EVALUATOR_OFFLINE", "1")
     monkeypatch.setenv("NEMO_EVALUATOR_HOME", str(tmp_path / "home"))
     return SHARED
+
+
+@pytest.fixture
+def shared_data_path() -> Path:
+    """The shared datasets folder, without touching the environment."""
+    if not (SHARED / "gsm8k" / "test.jsonl").is_file():
+        pytest.skip(f"shared datasets not found at {SHARED}; set NEMO_EVALUATOR_TEST_DATA")
+    return SHARED

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..datasets import DatasetError, read_jsonl
+from ..errors import ConfigError
 from .base import GenerationOutput, GenerationRequest, Output, Request, SampleScore
 from .common import SourcedBenchmark
 from .extraction import truncate_at_stops
@@ -42,7 +43,7 @@ class HumanEval(SourcedBenchmark):
     def n_samples(self) -> int:
         n = self.params.extra.get("n", 1)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise DatasetError(f"params.extra.n={n!r} must be a positive integer")
+            raise ConfigError(f"params.extra.n={n!r} must be a positive integer")
         return n
 
     @property

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from nvidia_eval_commons.api.results import GroupResult, TaskResult
 
 from ..datasets import MMLU_SUBJECTS, DatasetError, read_csv_rows
+from ..errors import ConfigError
 from .base import (
     GenerationRequest,
     LoglikelihoodRequest,
@@ -104,7 +105,7 @@ class _MmluBase(SourcedBenchmark):
             names = [chosen] if isinstance(chosen, str) else list(chosen)
             unknown = [s for s in names if s not in SUBJECT_CATEGORY]
             if unknown:
-                raise DatasetError(f"unknown MMLU subjects {unknown}; valid: {MMLU_SUBJECTS}")
+                raise ConfigError(f"unknown MMLU subjects {unknown}; valid: {MMLU_SUBJECTS}")
             return names
         if self.source.kind == "sample":
             return [s for s in MMLU_SUBJECTS if (self.source.root / f"test/{s}_test.csv").is_file()]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..errors import ConfigError
 from . import download
 from .errors import DatasetError
 from .sources import KNOWN_SHA256, remote_file
@@ -138,7 +139,7 @@ def resolve_source(
         return DataSource(family, root, "dataset_path")
     choice = extra.get("dataset")
     if choice is not None and choice != "sample":
-        raise DatasetError(
+        raise ConfigError(
             f"params.extra.dataset={choice!r} is not known; the only named dataset is 'sample' "
             f"(the bundled sample); use params.extra.dataset_path for a directory"
         )

@@ -1,0 +1,88 @@
+"""Where benchmark files come from: explicit path, sample, data dir, cache; offline errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nemo_evaluator.benchmarks import get_benchmark
+from nemo_evaluator.datasets import DatasetError, read_jsonl, resolve_source
+from nemo_evaluator.errors import ConfigError
+from nvidia_eval_commons.api.api_dataclasses import ConfigParams
+
+
+def test_data_dir_env_is_used_and_files_verified(shared_data: Path) -> None:
+    src = resolve_source("gsm8k")
+    assert (src.kind, src.root) == ("data_dir", shared_data / "gsm8k")
+    src.path("test.jsonl")
+    info = src.describe()["files"]["test.jsonl"]
+    assert info["canonical"] is True
+    assert info["sha256"] == "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14"
+
+
+def test_dataset_path_accepts_family_folder_or_root(shared_data: Path) -> None:
+    assert resolve_source("arc", extra={"dataset_path": str(shared_data / "arc")}).root == (
+        shared_data / "arc"
+    )
+    src = resolve_source("arc", extra={"dataset_path": str(shared_data)})
+    assert (src.kind, src.root) == ("dataset_path", shared_data / "arc")
+    with pytest.raises(DatasetError, match="not a directory"):
+        resolve_source("arc", extra={"dataset_path": str(shared_data / "nope")})
+
+
+def test_sample_only_when_named(shared_data: Path) -> None:
+    src = resolve_source("gsm8k", extra={"dataset": "sample"})
+    assert src.kind == "sample"
+    assert len(read_jsonl(src.path("test.jsonl"))) == 100
+    assert src.describe()["files"]["test.jsonl"]["canonical"] is None
+    with pytest.raises(ConfigError, match="only named dataset is 'sample'"):
+        resolve_source("gsm8k", extra={"dataset": "full"})
+    bench = get_benchmark("arc_easy")(params=ConfigParams(extra={"dataset": "sample"}))
+    assert len(bench.load_docs()) == 100
+
+
+def test_explicit_data_dir_argument_wins_over_env(shared_data: Path, tmp_path: Path) -> None:
+    (tmp_path / "gsm8k").mkdir()
+    src = resolve_source("gsm8k", data_dir=tmp_path)
+    assert src.root == tmp_path / "gsm8k"
+    with pytest.raises(DatasetError, match=r"missing dataset file .*test\.jsonl"):
+        src.path("test.jsonl")
+
+
+def test_offline_without_data_names_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("NEMO_EVALUATOR_DATA_DIR", raising=False)
+    monkeypatch.setenv("NEMO_EVALUATOR_OFFLINE", "1")
+    monkeypatch.setenv("NEMO_EVALUATOR_HOME", str(tmp_path))
+    bench = get_benchmark("gsm8k")(params=ConfigParams())
+    with pytest.raises(DatasetError) as err:
+        bench.load_docs()
+    message = str(err.value)
+    assert "\n" not in message
+    assert "NEMO_EVALUATOR_DATA_DIR" in message and "params.extra.dataset=sample" in message
+    assert bench.describe_dataset()["source"] == "cache"
+    assert str(tmp_path / "datasets" / "gsm8k") == bench.describe_dataset()["root"]
+
+
+def test_local_copy_with_other_content_is_flagged(
+    shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "gsm8k").mkdir()
+    shutil.copy(shared_data / "gsm8k" / "train.jsonl", tmp_path / "gsm8k" / "train.jsonl")
+    lines = (shared_data / "gsm8k" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "gsm8k" / "test.jsonl").write_text("\n".join(lines[:10]) + "\n", encoding="utf-8")
+    bench = get_benchmark("gsm8k")(params=ConfigParams(extra={"dataset_path": str(tmp_path)}))
+    assert len(bench.load_docs()) == 10
+    files = bench.describe_dataset()["files"]
+    assert files["test.jsonl"]["canonical"] is False and files["train.jsonl"]["canonical"] is True
+    assert "differs from the canonical" in caplog.text
+
+
+def test_bad_json_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"a": 1}\n{"a": \n', encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"x.jsonl:2: bad JSON"):
+        read_jsonl(path)
