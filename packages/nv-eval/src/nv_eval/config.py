@@ -1,0 +1,234 @@
+"""Compose the launcher config with Hydra and validate it once into ``LauncherConfig``.
+
+Layers, later ones win:
+
+1. the packaged groups ``execution/<executor>.yaml`` and ``deployment/<type>.yaml``
+   (under ``nv_eval/configs``), chosen by ``--executor`` / ``execution.executor`` and
+   ``deployment.type``;
+2. the user's file ``<config_dir>/<config_name>.yaml``, composed by Hydra with its own
+   defaults list (it may name the packaged groups too: ``- execution: slurm``);
+3. ``-o key=value`` overrides in Hydra's override syntax. A comma list such as
+   ``config.type=gsm8k,hellaswag`` is taken as one value (one job per task), not a sweep.
+
+``${oc.env:VAR}`` resolves from the environment. For ``target.api_endpoint.api_key`` the
+reference is kept as the variable's name, so the key itself is read by each job from its own
+environment and never lands in the store, a job file or a log.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nvidia_eval_commons import ConfigError
+from nvidia_eval_commons.api.launcher import LauncherConfig
+
+from .errors import LauncherConfigError, UnknownExecutorError, UnknownTaskError
+
+EXECUTORS = ("local", "slurm", "lepton")
+DEPLOYMENTS = ("none", "hf", "nemo")
+REQUIRED_FIELDS = ("target.api_endpoint.url", "config.type", "config.output_dir")
+_PACKAGED = str(Path(__file__).parent / "configs")
+_ENV_REF = re.compile(r"^\$\{oc\.env:([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+@dataclass(frozen=True)
+class ComposedConfig:
+    """The validated config, its plain form (secrets as variable names) and its tasks."""
+
+    model: LauncherConfig
+    data: dict[str, Any]
+    tasks: list[str]
+
+    @property
+    def executor(self) -> str:
+        return self.model.execution.executor
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _compose(config_dir: str, name: str, overrides: list[str]) -> Any:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=config_dir, version_base=None):
+            return compose(
+                config_name=name,
+                overrides=[f"hydra.searchpath=[file://{_PACKAGED}]", *overrides],
+            )
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _parse_overrides(overrides: list[str]) -> list[tuple[str, str, Any]]:
+    """``(kind, key, value)`` per override; kind is ``set``, ``add``, ``force`` or ``delete``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    parsed: list[tuple[str, str, Any]] = []
+    for text in overrides:
+        try:
+            (ov,) = parser.parse_overrides([text])
+        except Exception as err:
+            raise LauncherConfigError(
+                f"cannot parse override '{text}': {_one_line(err)}; write it as key=value"
+            ) from None
+        key = ov.key_or_group
+        if ov.is_delete():
+            parsed.append(("delete", key, None))
+            continue
+        if ov.is_sweep_override():
+            value: Any = ",".join(str(v) for v in ov.sweep_string_iterator())
+        else:
+            value = ov.value()
+        kind = "add" if ov.is_add() else "force" if ov.is_force_add() else "set"
+        parsed.append((kind, key, value))
+    return parsed
+
+
+def _apply_overrides(cfg: Any, parsed: list[tuple[str, str, Any]]) -> None:
+    from omegaconf import OmegaConf
+
+    OmegaConf.set_struct(cfg, False)
+    for kind, key, value in parsed:
+        if kind == "delete":
+            parent, _, leaf = key.rpartition(".")
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            if node is None or leaf not in node:
+                raise LauncherConfigError(f"cannot delete '{key}': it is not in the config")
+            del node[leaf]
+            continue
+        if kind == "add" and OmegaConf.select(cfg, key) is not None:
+            raise LauncherConfigError(f"cannot add '{key}': it is already set; drop the '+'")
+        OmegaConf.update(cfg, key, value, merge=True, force_add=True)
+
+
+def _keep_env_secret(cfg: Any) -> None:
+    """``api_key: ${oc.env:VAR}`` becomes ``VAR``: the job reads the key from its environment."""
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.select(cfg, "target.api_endpoint", default=None)
+    if node is None or "api_key" not in node:
+        return
+    raw = node._get_node("api_key")._value()
+    if isinstance(raw, str):
+        match = _ENV_REF.match(raw.strip())
+        if match:
+            node["api_key"] = match.group(1)
+
+
+def check_tasks(tasks: list[str]) -> None:
+    from nemo_evaluator.benchmarks import list_benchmarks
+
+    valid = sorted(list_benchmarks())
+    unknown = [t for t in tasks if t not in valid]
+    if unknown:
+        raise UnknownTaskError(
+            f"unknown task {', '.join(repr(t) for t in unknown)} in config.type; "
+            f"valid tasks: {', '.join(valid)}"
+        )
+
+
+def compose_config(
+    *,
+    config_name: str,
+    config_dir: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    executor: str | None = None,
+) -> ComposedConfig:
+    """Compose, resolve and validate; raises LauncherConfigError with a one-line message."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    directory = Path(config_dir) if config_dir is not None else Path.cwd()
+    directory = directory.expanduser().resolve()
+    name = config_name.removesuffix(".yaml").removesuffix(".yml")
+    if not (directory / f"{name}.yaml").is_file() and not (directory / f"{name}.yml").is_file():
+        raise LauncherConfigError(
+            f"config '{name}.yaml' not found in {directory}; "
+            "run from its directory or pass --config-dir"
+        )
+    if executor is not None and executor not in EXECUTORS:
+        raise UnknownExecutorError(
+            f"unknown executor '{executor}'; valid executors: {', '.join(EXECUTORS)}"
+        )
+    parsed = _parse_overrides(list(overrides))
+    try:
+        user = _compose(str(directory), name, [])
+        _apply_overrides(user, parsed)
+        if executor is not None:
+            OmegaConf.update(user, "execution.executor", executor, force_add=True)
+        chosen = OmegaConf.select(user, "execution.executor", default="local")
+        if chosen not in EXECUTORS:
+            raise UnknownExecutorError(
+                f"unknown executor '{chosen}' in execution.executor; "
+                f"valid executors: {', '.join(EXECUTORS)}"
+            )
+        deployment = OmegaConf.select(user, "deployment.type", default="none") or "none"
+        if deployment not in DEPLOYMENTS:
+            raise LauncherConfigError(
+                f"unknown deployment.type '{deployment}'; valid types: {', '.join(DEPLOYMENTS)}"
+            )
+        base = _compose(_PACKAGED, "base", [f"execution={chosen}", f"deployment={deployment}"])
+        OmegaConf.set_struct(base, False)
+        merged = OmegaConf.merge(base, user)
+        OmegaConf.set_struct(merged, False)
+        for key in ("defaults", "hydra"):
+            merged.pop(key, None)
+        if deployment == "none" and "deployment" in merged and merged.deployment is not None:
+            if OmegaConf.select(merged, "deployment.type") in (None, "none"):
+                merged.pop("deployment")
+        _keep_env_secret(merged)
+        for field in REQUIRED_FIELDS:
+            if OmegaConf.select(merged, field, default=None, throw_on_missing=False) in (None, ""):
+                raise LauncherConfigError(
+                    f"Required field '{field}' not found in configuration; "
+                    f"set it in {name}.yaml or with -o {field}=..."
+                )
+        data = OmegaConf.to_container(merged, resolve=True)
+    except (LauncherConfigError, UnknownExecutorError):
+        raise
+    except OmegaConfBaseException as err:
+        raise LauncherConfigError(f"cannot resolve the config: {_one_line(err)}") from None
+    except Exception as err:  # Hydra's own errors (missing config, bad defaults list)
+        raise LauncherConfigError(f"cannot compose '{name}': {_one_line(err)}") from None
+    assert isinstance(data, dict)
+    try:
+        model = LauncherConfig.model_validate(data)
+    except ConfigError as err:
+        raise LauncherConfigError(str(err)) from None
+    tasks = model.config.task_types
+    if not tasks:
+        raise LauncherConfigError("config.type names no task; e.g. -o config.type=gsm8k")
+    check_tasks(tasks)
+    return ComposedConfig(model=model, data=data, tasks=tasks)
+
+
+def masked(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the plain config with a literal API key replaced by ``***``."""
+    import copy
+
+    out = copy.deepcopy(data)
+    endpoint = out.get("target", {}).get("api_endpoint", {})
+    key = endpoint.get("api_key")
+    if isinstance(key, str) and key and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
+        endpoint["api_key"] = "***"
+    return out
+
+
+__all__ = [
+    "DEPLOYMENTS",
+    "EXECUTORS",
+    "REQUIRED_FIELDS",
+    "ComposedConfig",
+    "check_tasks",
+    "compose_config",
+    "masked",
+]

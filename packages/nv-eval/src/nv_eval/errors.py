@@ -1,0 +1,85 @@
+"""Errors raised by nv_eval.
+
+Every message is one line that names the cause and the fix; the CLI prints it as is.
+
+Tree::
+
+    NvEvalError                     base of everything this package raises
+    ├── LauncherConfigError         a config that does not compose or validate (also ValueError)
+    │   ├── UnknownExecutorError    an executor name that does not exist; lists the valid ones
+    │   └── UnknownTaskError        a benchmark name that does not exist; lists the valid ones
+    ├── UnknownIdError              no invocation or job with that id; suggests the nearest
+    ├── MissingExtraError           an optional dependency is not installed; names the command
+    ├── SchedulerError              sbatch/squeue/scancel or Lepton refused; carries its message
+    ├── DeploymentError             the tier-1 server did not start or become healthy
+    └── ExporterError               one exporter failed (results stay where they were)
+"""
+
+from __future__ import annotations
+
+
+class NvEvalError(Exception):
+    """Base class of this package's errors."""
+
+
+class LauncherConfigError(NvEvalError, ValueError):
+    """The launcher config does not compose or validate."""
+
+
+class UnknownExecutorError(LauncherConfigError):
+    """An executor name that is not registered."""
+
+
+class UnknownTaskError(LauncherConfigError):
+    """A benchmark name that is not registered."""
+
+
+class UnknownIdError(NvEvalError, LookupError):
+    """No invocation or job matches an id."""
+
+
+class MissingExtraError(NvEvalError, ImportError):
+    """An optional dependency is missing; the message names the install command."""
+
+
+class SchedulerError(NvEvalError):
+    """A scheduler (Slurm, Lepton) refused a request; ``str(err)`` holds its own message."""
+
+    def __init__(self, message: str, *, scheduler_message: str = "") -> None:
+        super().__init__(message)
+        self.scheduler_message = scheduler_message
+
+
+class DeploymentError(NvEvalError):
+    """The model server did not start or did not become healthy in time."""
+
+
+class ExporterError(NvEvalError):
+    """An exporter failed; results on disk are untouched."""
+
+
+def require_extra(module: str, extra: str) -> object:
+    """Import ``module`` or raise MissingExtraError naming ``pip install 'nv-eval[extra]'``."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingExtraError(
+            f"{module} is not installed (needed by the {extra} integration); "
+            f"install it with: pip install 'nv-eval[{extra}]'"
+        ) from err
+
+
+__all__ = [
+    "DeploymentError",
+    "ExporterError",
+    "LauncherConfigError",
+    "MissingExtraError",
+    "NvEvalError",
+    "SchedulerError",
+    "UnknownExecutorError",
+    "UnknownIdError",
+    "UnknownTaskError",
+    "require_extra",
+]
