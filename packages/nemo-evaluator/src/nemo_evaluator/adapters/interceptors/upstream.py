@@ -166,6 +166,8 @@ class UpstreamCall:
                 preload_content=not stream,
                 redirect=False,
             )
+        except urllib3.exceptions.NewConnectionError as exc:  # refused (a TimeoutError subclass)
+            raise _TransportError(exc, timeout=False) from exc
         except urllib3.exceptions.TimeoutError as exc:
             raise _TransportError(exc, timeout=True) from exc
         except urllib3.exceptions.HTTPError as exc:  # refused, reset, broken mid-body
