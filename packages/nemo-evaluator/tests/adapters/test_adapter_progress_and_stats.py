@@ -65,7 +65,7 @@ def test_server_mode_counts_answers_not_retries_or_cache_replays(
     progress = json.loads((pipeline.output_dir / "progress.json").read_text())
     assert progress["samples_processed"] == 3  # retries and the cache replay are not samples
     assert _wait_for(lambda: got and got[-1] == 3)
-    assert all(b > a for a, b in zip(got, got[1:]))
+    assert got == sorted(set(got))  # increasing, never repeated
 
 
 def test_client_mode_counts_sample_finished_calls(upstream, make_pipeline, receiver) -> None:
