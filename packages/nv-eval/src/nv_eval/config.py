@@ -182,9 +182,12 @@ def compose_config(
         OmegaConf.set_struct(merged, False)
         for key in ("defaults", "hydra"):
             merged.pop(key, None)
-        if deployment == "none" and "deployment" in merged and merged.deployment is not None:
-            if OmegaConf.select(merged, "deployment.type") in (None, "none"):
-                merged.pop("deployment")
+        if (
+            deployment == "none"
+            and merged.get("deployment") is not None
+            and OmegaConf.select(merged, "deployment.type") in (None, "none")
+        ):
+            merged.pop("deployment")
         _keep_env_secret(merged)
         for field in REQUIRED_FIELDS:
             if OmegaConf.select(merged, field, default=None, throw_on_missing=False) in (None, ""):

@@ -1,0 +1,240 @@
+"""Invocations: plan the jobs of a composed config, submit them, refresh and kill them.
+
+Layout on disk (``execution.output_dir`` resolved from the current directory)::
+
+    <output_dir>/<invocation id>/
+        config.yaml                 the resolved config (secrets masked)
+        <task>/                     one job directory per task
+            job.json                what the job runs (python -m nv_eval.job job.json)
+            job.log                 its stdout and stderr
+            state/                  markers: started, exit_code, killed, error, exporters.json
+            results/                the evaluation's output_dir (a relative config.output_dir)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nvidia_eval_commons.api.launcher import LauncherConfig
+
+from .config import ComposedConfig, masked
+from .errors import NvEvalError, UnknownExecutorError
+from .executors.base import JOB_DIR_TOKEN, Executor, JobSpec
+from .store import InvocationRecord, JobRecord, Store
+
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+def secret_envs(model: LauncherConfig) -> tuple[str, ...]:
+    key = model.target.api_endpoint.api_key
+    raw = key.get_secret_value() if key is not None else ""
+    return (raw,) if raw and _ENV_NAME.fullmatch(raw) else ()
+
+
+def make_executor(name: str, model: LauncherConfig, *, invocation_id: str = "") -> Executor:
+    ex = model.execution
+    if name == "local":
+        from .executors.local import LocalExecutor
+
+        return LocalExecutor(env=ex.local.env)
+    if name == "slurm":
+        from nvidia_eval_commons.api.launcher import SlurmConfig
+
+        from .executors.slurm import SlurmExecutor
+
+        return SlurmExecutor(ex.slurm or SlurmConfig(), invocation_id=invocation_id)
+    if name == "lepton":
+        from nvidia_eval_commons.api.launcher import LeptonConfig
+
+        from .executors.lepton import LeptonExecutor
+
+        return LeptonExecutor(
+            ex.lepton or LeptonConfig(),
+            invocation_id=invocation_id,
+            secret_envs=secret_envs(model),
+            deployment=model.deployment,
+        )
+    raise UnknownExecutorError(f"unknown executor '{name}'; valid executors: local, slurm, lepton")
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    idx: int
+    task: str
+    job_dir: Path
+    output_dir: str
+    """The evaluation's output_dir as written in job.json (relative to job_dir when relative)."""
+    spec: JobSpec
+
+
+def plan(composed: ComposedConfig, inv_id: str, inv_dir: Path) -> list[PlannedJob]:
+    model = composed.model
+    tasks = composed.tasks
+    slots = model.execution.parallel_jobs
+    out = Path(model.config.output_dir)
+    jobs = []
+    for idx, task in enumerate(tasks):
+        dirname = task if tasks.count(task) == 1 else f"{task}-{idx}"
+        job_dir = inv_dir / dirname
+        output_dir = str(out / inv_id / dirname) if out.is_absolute() else str(out)
+        body = {
+            "job_id": f"{inv_id}.{idx}",
+            "task": task,
+            "executor": model.execution.executor,
+            "target": composed.data["target"],
+            "config": {**composed.data["config"], "type": task, "output_dir": output_dir},
+            "deployment": composed.data.get("deployment"),
+            "exporters": composed.data.get("exporters") or [],
+            "launcher_config": masked(composed.data),
+        }
+        spec = JobSpec(
+            job_id=f"{inv_id}.{idx}",
+            name=task,
+            job_dir=job_dir,
+            command=[
+                sys.executable if model.execution.executor == "local" else "python",
+                "-m",
+                "nv_eval.job",
+                f"{JOB_DIR_TOKEN}/job.json",
+            ],
+            slot=idx % slots,
+            slots=slots,
+            total_jobs=len(tasks),
+            job_file=json.dumps(body, indent=2),
+        )
+        jobs.append(PlannedJob(idx, task, job_dir, output_dir, spec))
+    return jobs
+
+
+def dry_run(composed: ComposedConfig) -> str:
+    """The resolved config and what each job would submit."""
+    model = composed.model
+    inv_dir = Path(model.execution.output_dir).expanduser().resolve() / "<invocation>"
+    executor = make_executor(model.execution.executor, model, invocation_id="dryrun")
+    parts = ["# resolved config", yaml.safe_dump(masked(composed.data), sort_keys=False).rstrip()]
+    lepton = model.execution.executor == "lepton"
+    if lepton:
+        dep = executor.deployment_spec()  # type: ignore[attr-defined]
+        if dep is not None:
+            body = dep.model_dump(mode="json", exclude_none=True, by_alias=True)
+            parts += ["# Lepton deployment of the model", json.dumps(body, indent=2)]
+    for job in plan(composed, "dryrun", inv_dir):
+        parts.append(f"# job {job.idx}: {job.task} ({model.execution.executor})")
+        parts.append(executor.describe(job.spec))
+    return "\n".join(parts) + "\n"
+
+
+def submit(composed: ComposedConfig, store: Store) -> tuple[InvocationRecord, list[JobRecord]]:
+    """Create the invocation, write the job files and submit every job."""
+    model = composed.model
+    root = Path(model.execution.output_dir).expanduser().resolve()
+    inv, _records = store.create_invocation(
+        executor=model.execution.executor,
+        output_dir=str(root),
+        config=masked(composed.data),
+        tasks=composed.tasks,
+    )
+    inv_dir = root / inv.id
+    inv_dir.mkdir(parents=True, exist_ok=True)
+    (inv_dir / "config.yaml").write_text(yaml.safe_dump(masked(composed.data), sort_keys=False))
+    executor = make_executor(model.execution.executor, model, invocation_id=inv.id)
+    planned = plan(composed, inv.id, inv_dir)
+    for job in planned:
+        job.job_dir.mkdir(parents=True, exist_ok=True)
+        path = job.job_dir / "job.json"
+        path.write_text(job.spec.job_file, encoding="utf-8")
+        path.chmod(0o600)
+        out = Path(job.output_dir)
+        store.update_job(
+            job.spec.job_id,
+            job_dir=str(job.job_dir),
+            output_dir=str(out if out.is_absolute() else job.job_dir / out),
+        )
+    failures = []
+    for job in planned:
+        try:
+            handle = executor.submit(job.spec)
+        except NvEvalError as err:
+            store.update_job(
+                job.spec.job_id, state="failed", message=str(err), finished_at=time.time()
+            )
+            failures.append(err)
+            continue
+        store.update_job(job.spec.job_id, handle=handle, submitted_at=time.time())
+    if failures and len(failures) == len(planned):
+        raise failures[0]
+    return inv, store.jobs(inv.id)
+
+
+def refresh(store: Store, inv: InvocationRecord) -> list[JobRecord]:
+    """Ask the executor about every job that has not ended and store what it says."""
+    model = LauncherConfig.model_validate(inv.config) if inv.config else None
+    executor = make_executor(inv.executor, model, invocation_id=inv.id) if model else None
+    for job in store.jobs(inv.id):
+        if job.terminal or executor is None or not job.handle:
+            continue
+        st = executor.status(Path(job.job_dir), job.handle)
+        fields: dict[str, Any] = {"state": st.state, "message": st.message}
+        if st.started_at is not None:
+            fields["started_at"] = st.started_at
+        if st.state in ("success", "failed", "killed"):
+            fields["finished_at"] = st.finished_at or time.time()
+            fields["exit_code"] = st.exit_code
+        store.update_job(job.id, **fields)
+    return store.jobs(inv.id)
+
+
+def kill(store: Store, inv: InvocationRecord, job: JobRecord | None) -> list[JobRecord]:
+    model = LauncherConfig.model_validate(inv.config)
+    executor = make_executor(inv.executor, model, invocation_id=inv.id)
+    targets = [job] if job is not None else store.jobs(inv.id)
+    for j in refresh(store, inv):
+        if j.id not in {t.id for t in targets} or j.terminal:
+            continue
+        if j.handle:
+            executor.kill(Path(j.job_dir), j.handle)
+        store.update_job(
+            j.id, state="killed", finished_at=time.time(), message="killed by nv-eval kill"
+        )
+    return store.jobs(inv.id)
+
+
+def progress(job: JobRecord, config: dict[str, Any]) -> tuple[int, int | None]:
+    """(samples done, total if known) from the evaluation's journal."""
+    journal = Path(job.output_dir) / "journal.jsonl"
+    done = 0
+    try:
+        with open(journal, "rb") as fh:
+            done = sum(1 for line in fh if line.strip())
+    except OSError:
+        pass
+    limit = (config.get("config", {}).get("params") or {}).get("limit_samples")
+    total = limit if isinstance(limit, int) else None
+    return done, total
+
+
+def logs(inv: InvocationRecord, job: JobRecord) -> str:
+    model = LauncherConfig.model_validate(inv.config)
+    executor = make_executor(inv.executor, model, invocation_id=inv.id)
+    return executor.logs(Path(job.job_dir), job.handle)
+
+
+__all__ = [
+    "PlannedJob",
+    "dry_run",
+    "kill",
+    "logs",
+    "make_executor",
+    "plan",
+    "progress",
+    "refresh",
+    "submit",
+]
