@@ -263,9 +263,9 @@ def _evaluate_task(
     )
 
 
-def _prompt_of(bench: Benchmark, doc: dict[str, Any]) -> Any:
+def _prompt_of(bench: Benchmark, doc: dict[str, Any], built: list[Any] | None) -> Any:
     try:
-        reqs = bench.build_requests(doc)
+        reqs = built if built else bench.build_requests(doc)
     except Exception as err:
         return f"(could not rebuild the prompt: {err})"
     if not reqs:
@@ -345,7 +345,7 @@ def _finish(
         samples.append(
             {
                 "doc_id": doc_id,
-                "prompt": _prompt_of(bench, doc),
+                "prompt": _prompt_of(bench, doc, stats.requests.get(doc_id)),
                 "response": raw[0] if isinstance(raw, list) and len(raw) == 1 else raw,
                 "extracted": score.extracted if isinstance(score, SampleScore) else None,
                 "target": score.target if isinstance(score, SampleScore) else None,

@@ -6,8 +6,9 @@ Layout of ``<output_dir>/journal.jsonl``::
     {"kind": "sample", "doc_id": "...", "raw": [...], "error": null, "latency_s": ..., ...}
     ...
 
-Lines are flushed to the OS on every write (they survive ``kill -9``) and fsync'd in batches
-(every ``fsync_every`` lines or ``fsync_interval_s`` seconds, and on close). A torn last line
+Lines are written to the OS in small batches (every ``flush_every`` lines or
+``flush_interval_s`` seconds; written lines survive ``kill -9``, and a line not yet written is
+only re-run on resume) and fsync'd every ``fsync_interval_s`` seconds and on close. A torn last line
 left by a crash is cut off when the journal is reopened. A later line for the same
 ``doc_id`` replaces an earlier one (a sample that errored and succeeded on resume).
 """
@@ -67,13 +68,16 @@ class Journal:
         path: Path,
         *,
         settings: dict[str, Any],
-        fsync_every: int = 64,
+        flush_every: int = 16,
+        flush_interval_s: float = 0.25,
         fsync_interval_s: float = 1.0,
     ) -> None:
         self.path = path
         self.settings = settings
-        self.fsync_every = fsync_every
+        self.flush_every = flush_every
+        self.flush_interval_s = flush_interval_s
         self.fsync_interval_s = fsync_interval_s
+        self._last_flush = time.monotonic()
         self.entries: dict[str, dict[str, Any]] = {}
         self._fh: Any = None
         self._unsynced = 0
@@ -112,7 +116,6 @@ class Journal:
 
     def _write(self, record: dict[str, Any]) -> None:
         self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._fh.flush()
 
     def append(self, record: dict[str, Any]) -> None:
         record = {"kind": "sample", **record}
@@ -121,15 +124,21 @@ class Journal:
             self.entries[str(record["doc_id"])] = record
             self._unsynced += 1
             now = time.monotonic()
-            if self._unsynced >= self.fsync_every or now - self._last_sync >= self.fsync_interval_s:
+            if now - self._last_sync >= self.fsync_interval_s:
                 self._sync_locked(now)
+            elif (
+                self._unsynced % self.flush_every == 0
+                or now - self._last_flush >= self.flush_interval_s
+            ):
+                self._fh.flush()
+                self._last_flush = now
 
     def _sync_locked(self, now: float) -> None:
         if self._fh is not None:
             self._fh.flush()
             os.fsync(self._fh.fileno())
         self._unsynced = 0
-        self._last_sync = now
+        self._last_sync = self._last_flush = now
 
     def sync(self) -> None:
         with self._lock:

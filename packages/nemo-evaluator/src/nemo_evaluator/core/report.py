@@ -41,7 +41,11 @@ function render(){
   for (const s of data){
     const k = cls(s);
     if (want!=='all' && want!==k) continue;
-    if (needle && !s.search.includes(needle)) continue;
+    if (needle) {
+      if (s.search === undefined)
+        s.search = [s.doc_id, s.prompt, s.response, s.extracted, s.target, s.error || ''].join(' ').toLowerCase();
+      if (!s.search.includes(needle)) continue;
+    }
     if (++n > 2000) continue;
     const tr = document.createElement('tr'); tr.className = k;
     for (const v of [s.doc_id, s.prompt, s.response, s.extracted, s.target, s.score, s.error||''])
@@ -105,7 +109,6 @@ def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> st
             "error": s.get("error"),
             "correct": bool(primary) if primary is not None else False,
         }
-        entry["search"] = " ".join(str(v) for v in entry.values()).lower()
         view.append(entry)
     payload = json.dumps(view, ensure_ascii=False).replace("<", "\\u003c")
     title = f"{md.task} - {md.model_id}"
