@@ -75,6 +75,16 @@ class PlannedJob:
     spec: JobSpec
 
 
+def _python(model: LauncherConfig) -> str:
+    """This interpreter where the job shares this machine's filesystem, else ``python``."""
+    ex = model.execution
+    if ex.executor == "local" or (
+        ex.executor == "slurm" and (ex.slurm is None or ex.slurm.ssh is None)
+    ):
+        return sys.executable
+    return "python"
+
+
 def plan(composed: ComposedConfig, inv_id: str, inv_dir: Path) -> list[PlannedJob]:
     model = composed.model
     tasks = composed.tasks
@@ -100,7 +110,7 @@ def plan(composed: ComposedConfig, inv_id: str, inv_dir: Path) -> list[PlannedJo
             name=task,
             job_dir=job_dir,
             command=[
-                sys.executable if model.execution.executor == "local" else "python",
+                _python(model),
                 "-m",
                 "nv_eval.job",
                 f"{JOB_DIR_TOKEN}/job.json",
@@ -213,7 +223,7 @@ def progress(job: JobRecord, config: dict[str, Any]) -> tuple[int, int | None]:
     done = 0
     try:
         with open(journal, "rb") as fh:
-            done = sum(1 for line in fh if line.strip())
+            done = sum(1 for line in fh if b'"kind": "sample"' in line)
     except OSError:
         pass
     limit = (config.get("config", {}).get("params") or {}).get("limit_samples")
