@@ -41,7 +41,6 @@ from .output import write_results, write_run_config, write_samples
 from .report import write_report
 from .runner import RunStats, allowed_errors, outputs_from_json, run_docs
 from .settings import (
-    limit_docs,
     max_error_fraction,
     result_settings,
     run_config,
@@ -164,7 +163,7 @@ def _evaluate_task(
     rescore = bool(extra.get("rescore"))
     fraction = max_error_fraction(params)
     bench = _benchmark(task, target, config)
-    docs = limit_docs(bench.load_docs(), params.limit_samples)
+    docs = bench.limit_docs(bench.load_docs(), params.limit_samples)
     ep = target.api_endpoint
     settings = result_settings(task=task, target=target, params=params, adapter=adapter)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -383,6 +382,7 @@ def _finish(
                 },
                 "timings": {"inference_s": round(inference_s, 3), "total_s": round(duration, 3)},
                 "max_error_fraction": fraction,
+                "dataset": bench.describe_dataset(),
             },
         ),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import platform
 import re
 from importlib import metadata
@@ -40,15 +39,6 @@ def max_error_fraction(params: ConfigParams) -> float:
             f"params.extra.max_error_fraction must be a number from 0 to 1 (got {value!r})"
         )
     return fraction
-
-
-def limit_docs(docs: list[dict[str, Any]], limit: int | float | None) -> list[dict[str, Any]]:
-    """The first ``limit`` docs, or the first ``ceil(fraction * len)`` as lm-eval rounds."""
-    if limit is None:
-        return docs
-    if isinstance(limit, float) and limit < 1.0:
-        return docs[: math.ceil(len(docs) * limit)]
-    return docs[: int(limit)]
 
 
 def result_settings(
