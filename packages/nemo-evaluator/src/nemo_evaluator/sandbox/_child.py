@@ -1,0 +1,308 @@
+"""Bootstrap executed inside a fresh ``python -I`` interpreter to run one untrusted program.
+
+This file is never imported by the parent: its source is passed with ``-c`` and it uses the
+standard library only (and as little of it as possible: imports are most of a check's cost).
+Arguments: workdir, status fd, isolation mode, cgroup dir or "-", memory MB, CPU seconds, file
+MB. The status fd receives ``key=value`` lines (isolation, weak, error) describing what was
+achieved, and is closed before any untrusted code runs.
+
+Order of operations (each step only narrows what the program can do):
+
+1. join the per-check pids cgroup (fork-bomb limit), set rlimits (address space, CPU, file
+   size, no core dumps);
+2. enter new network, PID, mount, IPC and UTS namespaces (plain, or inside a new user namespace
+   when unprivileged), make the mount namespace private and every mount read-only except a
+   bind mount of the temporary working directory;
+3. drop every capability and set no_new_privs, so the program cannot undo step 2;
+4. report, fork (the child is PID 1 of the new PID namespace: when it exits the kernel kills
+   everything else in the namespace), disable destructive functions and run the program.
+
+``unshare``/``mount``/``capset`` go through ctypes because ``os.unshare`` only exists on
+Python 3.12+ and the standard library has no ``mount`` or ``capset``.
+"""
+
+import os
+import sys
+
+MEMORY_EXIT = 86  # the program ran out of address space (MemoryError)
+SETUP_EXIT = 87  # isolation that was required could not be set up
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+_MOUNT_OPTION_FLAGS = {
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": MS_NOATIME,
+    "nodiratime": MS_NODIRATIME,
+    "relatime": MS_RELATIME,
+    "strictatime": MS_STRICTATIME,
+}
+
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+CAP_VERSION_3 = 0x20080522
+
+
+def _libc():
+    import ctypes
+
+    return ctypes, ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ctypes, rc, what):
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _join_cgroup(path):
+    with open(os.path.join(path, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+
+
+def _set_rlimits(memory_mb, cpu, file_mb):
+    import resource
+
+    mem = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    fsize = file_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _unshare(ctypes, libc, mode):
+    """Enter new namespaces; return the list of what was achieved (empty when none)."""
+    base = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    if mode in ("auto", "namespaces") and libc.unshare(base) == 0:
+        return ["netns", "pidns", "mountns", "ipcns", "utsns"]
+    if mode in ("auto", "namespaces", "userns"):
+        uid, gid = os.geteuid(), os.getegid()
+        if libc.unshare(base | CLONE_NEWUSER) == 0:
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"0 {uid} 1")
+            _write("/proc/self/gid_map", f"0 {gid} 1")
+            return ["userns", "netns", "pidns", "mountns", "ipcns", "utsns"]
+    return []
+
+
+def _mountinfo():
+    """(mount point, flags to keep) for every mount, parents first."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            point = parts[4].encode().decode("unicode_escape")  # \040 style escapes
+            keep = 0
+            for opt in parts[5].split(","):
+                keep |= _MOUNT_OPTION_FLAGS.get(opt, 0)
+            out.append((point, keep))
+    return out
+
+
+def _readonly_filesystem(ctypes, libc, workdir):
+    """Every mount read-only in this private namespace, except a bind mount of ``workdir``."""
+    _check(ctypes, libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    wd = workdir.encode()
+    _check(ctypes, libc.mount(wd, wd, None, MS_BIND, None), "bind workdir")
+    failed = []
+    for point, keep in _mountinfo():
+        if point == workdir:
+            continue
+        flags = MS_BIND | MS_REMOUNT | MS_RDONLY | keep
+        if libc.mount(None, point.encode(), None, flags, None) != 0:
+            failed.append(point)
+    return failed
+
+
+def _drop_capabilities(ctypes, libc):
+    _check(ctypes, libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except OSError:
+        last = 40
+    for cap in range(last + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EPERM when unprivileged: nothing to drop
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable x 2 words, all zero
+    _check(ctypes, libc.capset(header, data), "capset")
+
+
+_DISABLED = {
+    "os": "kill killpg system popen putenv unsetenv remove removedirs rmdir unlink rename renames "
+    "replace truncate ftruncate link symlink fork forkpty fchdir chdir chroot chmod fchmod lchmod "
+    "chown fchown lchown lchflags chflags setuid seteuid setreuid setresuid setgid setegid setregid "
+    "setresgid setgroups setsid setpgid execl execle execlp execlpe execv execve execvp execvpe "
+    "spawnl spawnle spawnlp spawnlpe spawnv spawnve spawnvp spawnvpe posix_spawn posix_spawnp "
+    "register_at_fork",
+    "shutil": "rmtree move chown copytree",
+    "subprocess": "Popen call run check_call check_output getoutput getstatusoutput",
+    "builtins": "exit quit help",
+}
+_BLOCKED_MODULES = ("ipdb", "joblib", "resource", "psutil", "tkinter", "multiprocessing")
+
+
+def _disable(module):
+    for name in _DISABLED[module.__name__].split():
+        if hasattr(module, name):
+            setattr(module, name, None)
+
+
+class _DisableOnImport:
+    """Meta-path finder: when the program imports shutil or subprocess, disable their
+    destructive functions right after the module loads. Lazy, so checks that never import them
+    do not pay ~20 ms of imports each."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _DISABLED:
+            return None
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        loader_exec = spec.loader.exec_module
+
+        def exec_module(module):
+            loader_exec(module)
+            _disable(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def _guard(block_sockets):
+    """Disable functions that destroy files, kill or spawn processes, or change identity.
+
+    Defence in depth: with namespaces and a read-only filesystem these are contained anyway;
+    without them this is the main line of defence (and ``posix``/``ctypes`` can bypass it).
+    """
+    import builtins
+
+    if "faulthandler" in sys.modules:
+        sys.modules["faulthandler"].disable()
+    os.environ["OMP_NUM_THREADS"] = "1"
+    for name in _DISABLED:
+        if name in sys.modules:
+            _disable(sys.modules[name])
+    _disable(builtins)
+    sys.meta_path.insert(0, _DisableOnImport())
+    for name in _BLOCKED_MODULES:
+        sys.modules[name] = None
+    if block_sockets:  # no network namespace: refuse to load the socket modules at all
+        for name in ("_socket", "socket", "ssl", "_ssl", "asyncio"):
+            sys.modules[name] = None
+
+
+def _run_program(path, block_sockets):
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    try:
+        code = compile(source, "program.py", "exec")
+        _guard(block_sockets)
+        exec(code, namespace)
+    except MemoryError:
+        sys.stderr.write("MemoryError: the program exceeded the sandbox memory limit\n")
+        sys.stderr.flush()
+        os._exit(MEMORY_EXIT)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        import traceback
+
+        # Show the program's frames only, not this bootstrap's.
+        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+        traceback.print_exception(type(exc), exc, tb if tb is not None else exc.__traceback__)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(1)
+    sys.stdout.flush()
+
+
+def _relay(pid):
+    """Wait for the namespace's PID 1 and exit the same way it did."""
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        import signal
+
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def main():
+    workdir, status_fd, mode, group, memory_mb, cpu_s, file_mb = sys.argv[1:8]
+    isolation, weak, error = [], [], ""
+    try:
+        if group != "-":
+            _join_cgroup(group)
+            isolation.append("cgroup-pids")
+        _set_rlimits(int(memory_mb), int(cpu_s), int(file_mb))
+        isolation.append("rlimits")
+        if mode != "none":
+            ctypes, libc = _libc()
+            achieved = _unshare(ctypes, libc, mode)
+            isolation += achieved
+            if not achieved:
+                weak.append("no namespaces: sockets blocked in-process only")
+                if mode == "namespaces":
+                    raise OSError("namespaces are unavailable (unshare failed)")
+            else:
+                failed = _readonly_filesystem(ctypes, libc, workdir)
+                isolation.append("readonly-fs")
+                if failed:
+                    weak.append("writable mounts: " + " ".join(failed))
+            try:
+                _drop_capabilities(ctypes, libc)
+                isolation.append("no-capabilities")
+            except OSError as exc:
+                weak.append(f"capabilities kept ({exc.strerror})")
+        os.chdir(workdir)
+    except OSError as exc:
+        error = f"sandbox setup failed: {exc}"
+    isolation.append("guard")
+    with os.fdopen(int(status_fd), "w") as report:
+        report.write(f"isolation={','.join(isolation)}\nweak={';'.join(weak)}\nerror={error}\n")
+    if error:
+        os._exit(SETUP_EXIT)
+    block_sockets = "netns" not in isolation
+    program = os.path.join(workdir, "program.py")
+    if "pidns" in isolation:
+        pid = os.fork()
+        if pid:
+            os.closerange(3, 256)
+            _relay(pid)
+    _run_program(program, block_sockets)
+
+
+main()
