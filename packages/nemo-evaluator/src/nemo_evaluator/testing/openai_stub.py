@@ -88,7 +88,12 @@ class OpenAIStubServer:
         self.request_count = 0
         self.app = self._create_app()
         self._server: Any = create_server(
-            self.app, host=host, port=port or 0, threads=threads, ident="openai-stub"
+            self.app,
+            host=host,
+            port=port or 0,
+            threads=threads,
+            connection_limit=1000,
+            ident="openai-stub",
         )
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None

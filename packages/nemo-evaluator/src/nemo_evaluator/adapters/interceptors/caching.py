@@ -62,6 +62,7 @@ class ResponseCache:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         conn = self._conn()  # create the schema at start-up: a bad path fails here
         with conn:
             conn.execute(_SCHEMA)
@@ -87,7 +88,9 @@ class ResponseCache:
 
     def put(self, key: str, status: int, content_type: str | None, content: bytes) -> None:
         conn = self._conn()
-        with conn:
+        # One writer at a time in this process: SQLite's own busy handler sleeps in steps of
+        # up to 100 ms, which would stall threads that only had to wait microseconds.
+        with self._write_lock, conn:
             conn.execute(
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
                 (key, status, content_type, content, time.time()),
