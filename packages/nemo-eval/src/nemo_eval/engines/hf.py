@@ -85,19 +85,20 @@ def convert_gguf(gguf_path: Path, target: Path) -> Path:
 class HfEngine:
     """A causal LM loaded with transformers; thread-safe (one batch runs at a time)."""
 
-    def __init__(self, *, model: Any, tokenizer: Any, model_name: str, device: str) -> None:
+    def __init__(
+        self, *, model: Any, tokenizer: Any, model_name: str, device: str, config: Any = None
+    ) -> None:
         torch, _ = _import_torch_transformers()
         self._torch = torch
         self.model = model
         self.tokenizer = tokenizer
         self.model_name = model_name
         self.device = device
-        self.max_context = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
+        config = model.config if model is not None else config
+        self.max_context = int(getattr(config, "max_position_embeddings", 0) or 2048)
+        gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
         eos: set[int] = set()
-        for value in (
-            tokenizer.eos_token_id,
-            getattr(model.generation_config, "eos_token_id", None),
-        ):
+        for value in (tokenizer.eos_token_id, gen_eos):
             if isinstance(value, int):
                 eos.add(value)
             elif isinstance(value, (list, tuple)):
@@ -108,7 +109,8 @@ class HfEngine:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, spec: EngineSpec, *, model_name: str) -> HfEngine:
+    def load(cls, spec: EngineSpec, *, model_name: str, tokenizer_only: bool = False) -> HfEngine:
+        """Load model and tokenizer (``tokenizer_only``: the text side for a remote engine)."""
         torch, transformers = _import_torch_transformers()
         path = Path(spec.path)
         if path.is_file() and path.suffix == ".gguf":
@@ -125,6 +127,11 @@ class HfEngine:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.float32 if device == "cpu" else "auto"
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(path))
+        if tokenizer_only:
+            config = transformers.AutoConfig.from_pretrained(str(path))
+            return cls(
+                model=None, tokenizer=tokenizer, model_name=model_name, device=device, config=config
+            )
         model = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
         model.to(device)
         model.eval()
