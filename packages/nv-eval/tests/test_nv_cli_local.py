@@ -64,9 +64,9 @@ def test_run_two_tasks_status_export(
     # export: local csv, MLflow read back with its client, W&B offline read back from disk
     assert main(["export", inv, "--dest", "local,mlflow,wandb", "--format", "csv"]) == 0
     inv_dir = tmp_path / "evaluation_results" / inv
-    rows = list(csv.DictReader(open(inv_dir / "export" / "metrics.csv")))
+    rows = list(csv.DictReader((inv_dir / "export" / "metrics.csv").read_text().splitlines()))
     assert {r["task"] for r in rows} == {"gsm8k", "arc_easy"}
-    results = yaml.safe_load(open(Path(status["jobs"][1]["output_dir"]) / "results.yml"))
+    results = yaml.safe_load((Path(status["jobs"][1]["output_dir"]) / "results.yml").read_text())
     acc = results["tasks"]["arc_easy"]["metrics"]["acc"]["scores"]["acc"]["value"]
     assert float(next(r for r in rows if r["metric"] == "arc_easy.acc")["value"]) == pytest.approx(
         acc

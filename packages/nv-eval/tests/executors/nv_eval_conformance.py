@@ -85,5 +85,5 @@ class ExecutorConformance:
         )
         specs = [spec(tmp_path, f"seq{i}", code, slot=0, slots=1, total=2) for i in range(2)]
         handles = [executor.submit(s) for s in specs]
-        states = [final(executor, s, h, self.timeout) for s, h in zip(specs, handles)]
+        states = [final(executor, s, h, self.timeout) for s, h in zip(specs, handles, strict=True)]
         assert [st.state for st in states] == ["success", "success"], states
