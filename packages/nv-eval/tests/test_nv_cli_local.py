@@ -160,7 +160,7 @@ def test_store_is_wal_and_survives_concurrent_writers(nv_home: Path) -> None:
     from nv_eval.store import Store
 
     with Store() as store:
-        inv, jobs = store.create_invocation(
+        _inv, jobs = store.create_invocation(
             executor="local", output_dir="/tmp", config={}, tasks=["a", "b"]
         )
     errors: list[BaseException] = []
