@@ -76,6 +76,7 @@ def test_many_processes_write_one_cache(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path)
     assert len(cache) == 400
     assert cache.get("2-99") == (200, "application/json", b'{"w": 2}')
+    cache.close()
 
 
 _CRASH_WRITER = """
@@ -88,6 +89,7 @@ while True:
     cache.put(f"k{i}", 200, "application/json", b"x" * 20000)
     i += 1
     if i == 50:
+        cache.flush()
         print("ready", flush=True)
 """
 
@@ -109,3 +111,4 @@ def test_a_crash_mid_write_leaves_a_usable_cache(tmp_path: Path) -> None:
     assert cache.get("k0") == (200, "application/json", b"x" * 20000)
     cache.put("after", 200, None, b"{}")
     assert cache.get("after") is not None
+    cache.close()

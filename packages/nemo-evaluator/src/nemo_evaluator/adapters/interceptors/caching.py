@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -26,6 +27,7 @@ from nvidia_eval_commons.api._strict import StrictModel
 from ..types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
 
 CACHE_FILE = "cache.sqlite"
+_log = logging.getLogger(__name__)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS responses ("
     " key TEXT PRIMARY KEY, status INTEGER NOT NULL, content_type TEXT,"
@@ -54,7 +56,13 @@ def cache_key(body: Any, *, url: str, model: str | None) -> str:
 
 
 class ResponseCache:
-    """A key -> (status, content type, body) store in one SQLite file; thread- and process-safe."""
+    """A key -> (status, content type, body) store in one SQLite file; thread- and process-safe.
+
+    Writes are taken off the request path: ``put`` hands the entry to one writer thread that
+    commits whatever has piled up in a single transaction, and ``get`` sees entries that are
+    still pending, so a repeat request never goes upstream again. A process killed outright
+    can lose only entries from the last few milliseconds; the file itself stays consistent.
+    """
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -62,10 +70,15 @@ class ResponseCache:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._pending: dict[str, tuple[int, str | None, bytes]] = {}
+        self._cond = threading.Condition(self._lock)
+        self._closing = False
+        self.write_errors = 0
         conn = self._conn()  # create the schema at start-up: a bad path fails here
         with conn:
             conn.execute(_SCHEMA)
+        self._writer = threading.Thread(target=self._write_loop, name="cache-writer", daemon=True)
+        self._writer.start()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -79,6 +92,9 @@ class ResponseCache:
         return conn
 
     def get(self, key: str) -> tuple[int, str | None, bytes] | None:
+        pending = self._pending.get(key)
+        if pending is not None:
+            return pending
         row = (
             self._conn()
             .execute("SELECT status, content_type, content FROM responses WHERE key = ?", (key,))
@@ -87,19 +103,56 @@ class ResponseCache:
         return None if row is None else (row[0], row[1], bytes(row[2]))
 
     def put(self, key: str, status: int, content_type: str | None, content: bytes) -> None:
+        with self._cond:
+            if self._closing:
+                raise RuntimeError(f"response cache {self.path} is closed")
+            self._pending[key] = (status, content_type, content)
+            self._cond.notify()
+
+    def _commit(self, batch: dict[str, tuple[int, str | None, bytes]]) -> None:
+        now = time.time()
         conn = self._conn()
-        # One writer at a time in this process: SQLite's own busy handler sleeps in steps of
-        # up to 100 ms, which would stall threads that only had to wait microseconds.
-        with self._write_lock, conn:
-            conn.execute(
+        with conn:
+            conn.executemany(
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
-                (key, status, content_type, content, time.time()),
+                [(k, st, ct, body, now) for k, (st, ct, body) in batch.items()],
             )
 
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                if not self._pending and self._closing:
+                    return
+                batch = dict(self._pending)
+            try:
+                self._commit(batch)
+            except sqlite3.Error as exc:
+                self.write_errors += 1
+                _log.error("response cache %s: write failed: %s", self.path, exc)
+                time.sleep(0.1)
+                continue
+            with self._cond:
+                for key, value in batch.items():
+                    if self._pending.get(key) is value:
+                        del self._pending[key]
+                self._cond.notify_all()
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every entry handed to ``put`` is committed."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._pending, timeout=timeout)
+
     def __len__(self) -> int:
+        self.flush()
         return int(self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._writer.join(timeout=30)
         with self._lock:
             conns, self._all = self._all, []
         for conn in conns:
