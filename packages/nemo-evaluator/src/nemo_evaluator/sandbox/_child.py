@@ -14,8 +14,9 @@ Order of operations (each step only narrows what the program can do):
    when unprivileged), make the mount namespace private and every mount read-only except a
    bind mount of the temporary working directory;
 3. drop every capability and set no_new_privs, so the program cannot undo step 2;
-4. report, fork (the child is PID 1 of the new PID namespace: when it exits the kernel kills
-   everything else in the namespace), disable destructive functions and run the program.
+4. report, fork twice (the first child is PID 1 of the new PID namespace and only waits: when
+   it exits the kernel kills everything left in the namespace; the second runs the program),
+   disable destructive functions and run the program.
 
 ``unshare``/``mount``/``capset`` go through ctypes because ``os.unshare`` only exists on
 Python 3.12+ and the standard library has no ``mount`` or ``capset``.
@@ -26,6 +27,7 @@ import sys
 
 MEMORY_EXIT = 86  # the program ran out of address space (MemoryError)
 SETUP_EXIT = 87  # isolation that was required could not be set up
+SIGNAL_EXIT_BASE = 160  # PID 1 reports "the program died of signal N" as 160 + N
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -198,6 +200,38 @@ class _DisableOnImport:
         return spec
 
 
+def _confine_writes(workdir):
+    """Without a read-only mount namespace: refuse ``open``/``os.open`` for writing outside the
+    working directory (a guard, not a wall: ``posix.open`` or ctypes get around it)."""
+    import builtins
+    import io
+
+    root = os.path.realpath(workdir) + os.sep
+    allowed = ("/dev/null",)
+    real_open, real_os_open = builtins.open, os.open
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+    def check(path):
+        if isinstance(path, int):
+            return
+        full = os.path.realpath(os.fsdecode(path))
+        if not (full + os.sep).startswith(root) and full not in allowed:
+            raise PermissionError(f"writing outside the sandbox directory is disabled: {full}")
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wax+"):
+            check(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(path, flags, *args, **kwargs):
+        if flags & write_flags:
+            check(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    builtins.open = io.open = guarded_open
+    os.open = guarded_os_open
+
+
 def _guard(block_sockets):
     """Disable functions that destroy files, kill or spawn processes, or change identity.
 
@@ -221,13 +255,15 @@ def _guard(block_sockets):
             sys.modules[name] = None
 
 
-def _run_program(path, block_sockets):
+def _run_program(path, block_sockets, confine_writes):
     with open(path, encoding="utf-8") as f:
         source = f.read()
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     try:
         code = compile(source, "program.py", "exec")
         _guard(block_sockets)
+        if confine_writes:
+            _confine_writes(os.path.dirname(path))
         exec(code, namespace)
     except MemoryError:
         sys.stderr.write("MemoryError: the program exceeded the sandbox memory limit\n")
@@ -247,17 +283,38 @@ def _run_program(path, block_sockets):
     sys.stdout.flush()
 
 
-def _relay(pid):
-    """Wait for the namespace's PID 1 and exit the same way it did."""
+def _wait_for(pid):
+    """(signal number or 0, exit code) of child ``pid``."""
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
+        return os.WTERMSIG(status), 0
+    return 0, os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1
+
+
+def _reap_as_init(pid):
+    """PID 1 of the namespace: wait for the program, then exit (the kernel kills the rest).
+
+    The program runs as PID 2 because init gets no default-action signals (SIGXCPU, SIGSEGV
+    from kill, ...). Init cannot re-raise a signal on itself either, so a signal death is
+    passed up as exit code SIGNAL_EXIT_BASE + signal and turned back into one by ``_relay``.
+    """
+    sig, code = _wait_for(pid)
+    os._exit(SIGNAL_EXIT_BASE + sig if sig else code)
+
+
+def _relay(pid):
+    """Outside the namespace: wait for its PID 1 and exit the same way the program did."""
+    sig, code = _wait_for(pid)
+    if not sig and SIGNAL_EXIT_BASE < code < SIGNAL_EXIT_BASE + 32:
+        sig = code - SIGNAL_EXIT_BASE
+    if sig:
         import signal
 
-        sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
         os._exit(128 + sig)
-    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+    os._exit(code)
 
 
 def main():
@@ -274,7 +331,7 @@ def main():
             achieved = _unshare(ctypes, libc, mode)
             isolation += achieved
             if not achieved:
-                weak.append("no namespaces: sockets blocked in-process only")
+                weak.append("no namespaces: sockets and writes blocked in-process only")
                 if mode == "namespaces":
                     raise OSError("namespaces are unavailable (unshare failed)")
             else:
@@ -302,7 +359,11 @@ def main():
         if pid:
             os.closerange(3, 256)
             _relay(pid)
-    _run_program(program, block_sockets)
+        pid = os.fork()
+        if pid:
+            os.closerange(3, 256)
+            _reap_as_init(pid)
+    _run_program(program, block_sockets, "readonly-fs" not in isolation)
 
 
 main()

@@ -1,0 +1,226 @@
+"""Hostile programs are contained and count as failures (real processes, no mocks).
+
+Attacks come in two flavours: the naive one (``os.remove``, ``os.fork``, ``socket``) that the
+in-process guard stops in every mode, and a bypass through ``posix``/``_socket``/``ctypes``
+that only the kernel-level isolation (namespaces, read-only mounts, pids cgroup) stops.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nemo_evaluator.sandbox import SandboxLimits, run_program
+
+AUTO = SandboxLimits(timeout_s=3.0)
+GUARD_ONLY = SandboxLimits(timeout_s=3.0, isolation="none")
+
+PRINT_WORKDIR = "import os, sys\nprint(os.getcwd(), flush=True)\n"
+
+
+def _workdir(stdout: str) -> str:
+    return stdout.splitlines()[0].strip()
+
+
+def _machine_responds() -> bool:
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", "print(42)"], capture_output=True, timeout=10)
+    return done.stdout.strip() == b"42" and time.monotonic() - started < 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("limits", [AUTO, GUARD_ONLY], ids=["auto", "guard-only"])
+def test_infinite_loop_times_out_and_its_process_group_is_gone(limits, leftovers):
+    limits = SandboxLimits(timeout_s=2.0, isolation=limits.isolation)
+    program = PRINT_WORKDIR + (
+        "import posix\n"
+        "if posix.fork() == 0:\n"  # a grandchild in the same process group, also looping
+        "    while True: pass\n"
+        "while True: pass\n"
+    )
+    result = run_program(program, limits=limits)
+    assert result.status == "timeout"
+    assert not result.passed
+    assert result.returncode is None
+    assert 1.9 <= result.duration_s < 3.5
+    assert leftovers(_workdir(result.stdout)) == []
+
+
+@pytest.mark.slow
+def test_cpu_time_limit_stops_a_busy_program_before_the_wall_clock(leftovers):
+    result = run_program("while True: pass", limits=SandboxLimits(timeout_s=20.0, cpu_time_s=1))
+    assert result.status == "timeout"
+    assert result.duration_s < 10.0
+
+
+def test_a_process_that_leaves_the_group_still_dies_with_the_namespace(namespaces, leftovers):
+    program = PRINT_WORKDIR + (
+        "import posix, time\n"
+        "if posix.fork() == 0:\n"
+        "    posix.setsid()\n"  # escapes the process group; the PID namespace still holds it
+        "    time.sleep(60)\n"
+        "time.sleep(0.2)\n"
+    )
+    result = run_program(program, limits=AUTO)
+    assert result.passed, result.stderr
+    assert leftovers(_workdir(result.stdout)) == []
+
+
+@pytest.mark.slow
+def test_fork_bomb_is_capped_and_every_process_is_gone(pids_cgroup, leftovers):
+    program = PRINT_WORKDIR + (
+        "import posix\n"
+        "while True:\n"
+        "    try:\n"
+        "        posix.fork()\n"  # bypasses the guard: only the pids cgroup stops this
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    result = run_program(program, limits=SandboxLimits(timeout_s=2.0, max_processes=32))
+    assert not result.passed
+    assert result.status in ("timeout", "failed", "crashed")
+    assert result.duration_s < 4.0
+    assert leftovers(_workdir(result.stdout)) == []
+    assert _machine_responds()
+
+
+@pytest.mark.parametrize("limits", [AUTO, GUARD_ONLY], ids=["auto", "guard-only"])
+def test_naive_fork_bomb_is_refused_by_the_guard(limits, leftovers):
+    program = PRINT_WORKDIR + "while True:\n    os.fork()\n"
+    result = run_program(program, limits=limits)
+    assert result.status == "failed"
+    assert "TypeError" in result.stderr  # os.fork is disabled
+    assert leftovers(_workdir(result.stdout)) == []
+
+
+@pytest.mark.parametrize("limits", [AUTO, GUARD_ONLY], ids=["auto", "guard-only"])
+def test_deleting_a_file_outside_the_workdir_is_prevented(tmp_path, limits):
+    victim = tmp_path / "keep.txt"
+    victim.write_text("precious")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "f.txt").write_text("x")
+    for attack in (
+        f"import os\nos.remove({str(victim)!r})",
+        f"import os\nos.unlink({str(victim)!r})",
+        f"import shutil\nshutil.rmtree({str(tree)!r})",
+        f"import os\nos.rename({str(victim)!r}, {str(victim)!r} + '.gone')",
+        f"open({str(victim)!r}, 'w').write('overwritten')",
+    ):
+        result = run_program(attack, limits=limits)
+        assert not result.passed, attack
+    if limits.isolation != "none":  # bypasses of the guard: the read-only mounts stop these
+        for attack in (
+            f"import posix\nposix.unlink({str(victim)!r})",
+            f"import ctypes\nassert ctypes.CDLL(None).unlink({str(victim).encode()!r}) == 0",
+        ):
+            result = run_program(attack, limits=limits)
+            assert not result.passed, attack
+    assert victim.read_text() == "precious"
+    assert (tree / "sub" / "f.txt").exists()
+
+
+def test_privileges_are_gone_so_the_filesystem_cannot_be_remounted(namespaces):
+    program = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "MS_REMOUNT, MS_BIND = 32, 4096\n"
+        "assert libc.mount(None, b'/', None, MS_REMOUNT | MS_BIND, None) != 0\n"
+        "assert ctypes.get_errno() == 1\n"  # EPERM: no CAP_SYS_ADMIN left
+        "try:\n"
+        "    fd = open('/proc/1/ns/net').fileno()\n"  # the host's network namespace
+        "except PermissionError:\n"
+        "    pass\n"
+        "else:\n"
+        "    assert libc.setns(fd, 0) != 0\n"
+        "print('contained')\n"
+    )
+    result = run_program(program, limits=AUTO)
+    assert result.passed, result.stderr
+    assert result.stdout.strip() == "contained"
+
+
+def test_allocating_10_gb_fails_quickly_with_status_memory():
+    result = run_program("buf = bytearray(10 * 1024**3)\nprint(len(buf))", limits=AUTO)
+    assert result.status == "memory"
+    assert not result.passed
+    assert result.duration_s < 2.0
+    assert result.stdout == ""
+
+
+class _CountingServer:
+    """A real TCP server on 127.0.0.1 that counts accepted connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.fixture
+def server():
+    srv = _CountingServer()
+    yield srv
+    srv.close()
+
+
+@pytest.mark.parametrize("limits", [AUTO, GUARD_ONLY], ids=["auto", "guard-only"])
+def test_socket_connect_to_a_listening_server_never_arrives(server, limits):
+    # The server is reachable from here: the sandbox is what stops the program.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=2):
+        pass
+    deadline = time.monotonic() + 2
+    while server.accepted < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.accepted == 1
+    attacks = [
+        "import socket\n"
+        f"s = socket.create_connection(('127.0.0.1', {server.port}), timeout=1)\n"
+        "s.sendall(b'hello')\n"
+    ]
+    if limits.isolation != "none":  # the raw module bypasses the guard; the netns stops it
+        attacks.append(f"import _socket\n_socket.socket().connect(('127.0.0.1', {server.port}))\n")
+    for attack in attacks:
+        result = run_program(attack, limits=limits)
+        assert result.status == "failed", attack
+    time.sleep(0.3)
+    assert server.accepted == 1
+
+
+@pytest.mark.parametrize("limits", [AUTO, GUARD_ONLY], ids=["auto", "guard-only"])
+def test_the_working_directory_is_writable_and_removed_afterwards(limits):
+    program = PRINT_WORKDIR + (
+        "open('scratch.txt', 'w').write('ok')\n"
+        "open('/dev/null', 'w').write('discarded')\n"
+        "print(open('scratch.txt').read())\n"
+    )
+    result = run_program(program, limits=limits)
+    assert result.passed, result.stderr
+    workdir = Path(_workdir(result.stdout))
+    assert result.stdout.splitlines()[1] == "ok"
+    assert workdir.name.startswith("nemo-evaluator-sandbox-")
+    assert not workdir.exists()

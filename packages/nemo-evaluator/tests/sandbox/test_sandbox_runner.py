@@ -1,0 +1,119 @@
+"""Ordinary programs: pass/fail, output capture and truncation, limits, parallel checks."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from nemo_evaluator.sandbox import SandboxError, SandboxLimits, check_many, run_program
+
+HUMANEVAL = Path("/work/shared/datasets/humaneval/HumanEval.jsonl.gz")
+
+
+def test_a_correct_program_passes_with_its_output():
+    result = run_program("def add(a, b):\n    return a + b\nassert add(2, 3) == 5\nprint('ok')\n")
+    assert result.passed
+    assert result.status == "passed"
+    assert result.returncode == 0
+    assert result.stdout == "ok\n"
+    assert result.stderr == ""
+    assert 0 < result.duration_s < 3.0
+
+
+def test_an_assertion_error_fails_and_shows_the_programs_traceback():
+    result = run_program("x = 1\nassert x == 2, 'x should be two'\n")
+    assert result.status == "failed"
+    assert not result.passed
+    assert result.returncode == 1
+    assert "AssertionError: x should be two" in result.stderr
+    assert 'File "program.py", line 2' in result.stderr
+    assert "_run_program" not in result.stderr  # the bootstrap's own frames are hidden
+
+
+def test_syntax_error_and_nonzero_exit_fail():
+    assert run_program("def f(:\n").status == "failed"
+    result = run_program("import sys\nsys.exit(3)")
+    assert (result.status, result.returncode) == ("failed", 3)
+
+
+def test_output_is_truncated_to_the_limit():
+    limits = SandboxLimits(max_output_bytes=1000)
+    result = run_program(
+        "import sys\nprint('x' * 1_000_000)\nsys.stderr.write('e' * 5000)", limits=limits
+    )
+    assert result.passed
+    assert result.stdout_truncated and result.stderr_truncated
+    assert result.stdout.startswith("x" * 1000)
+    assert result.stdout.count("x") == 1000
+    assert result.stderr.removesuffix("\n[... output truncated ...]") == "e" * 1000
+    assert result.stdout.endswith("[... output truncated ...]")
+
+
+def test_stdin_is_empty():
+    result = run_program("import sys\nassert sys.stdin.read() == ''\n")
+    assert result.passed, result.stderr
+
+
+def test_bad_limits_and_a_missing_interpreter_raise_sandbox_error():
+    with pytest.raises(SandboxError, match="timeout_s"):
+        SandboxLimits(timeout_s=0)
+    with pytest.raises(SandboxError, match="memory_mb"):
+        SandboxLimits(memory_mb=1)
+    with pytest.raises(SandboxError, match="isolation"):
+        SandboxLimits(isolation="chroot")  # type: ignore[arg-type]
+    with pytest.raises(SandboxError, match="no Python interpreter"):
+        run_program("pass", python="/nonexistent/python3")
+
+
+def test_the_guard_only_mode_reports_itself_as_weaker():
+    result = run_program("pass", limits=SandboxLimits(isolation="none"))
+    assert result.passed
+    assert "netns" not in result.isolation
+    assert "guard" in result.isolation
+
+
+def test_check_many_keeps_order_across_a_mix_of_outcomes():
+    programs = ["assert True", "assert False", "print(7)", "raise ValueError('v')"] * 3
+    results = check_many(programs, parallelism=4)
+    assert [r.status for r in results] == ["passed", "failed", "passed", "failed"] * 3
+    assert [r.stdout for r in results][2::4] == ["7\n"] * 3
+
+
+def test_checks_from_many_threads_do_not_interfere():
+    outcomes: dict[int, str] = {}
+
+    def one(i: int) -> None:
+        outcomes[i] = run_program(f"print({i})").stdout.strip()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert outcomes == {i: str(i) for i in range(8)}
+
+
+def _humaneval_items(count: int) -> list[dict[str, str]]:
+    if not HUMANEVAL.exists():
+        pytest.skip(f"{HUMANEVAL} is missing (see /work/shared/datasets/SOURCES.md)")
+    with gzip.open(HUMANEVAL, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in itertools.islice(f, count)]
+
+
+def _program(item: dict[str, str], body: str) -> str:
+    return f"{item['prompt']}{body}\n\n{item['test']}\n\ncheck({item['entry_point']})\n"
+
+
+def test_real_humaneval_items_pass_with_the_canonical_solution_and_fail_with_a_wrong_body():
+    items = _humaneval_items(5)
+    good = [_program(item, item["canonical_solution"]) for item in items]
+    bad = [_program(item, "    return None\n") for item in items]
+    results = check_many(good + bad, parallelism=2)
+    assert [r.status for r in results[:5]] == ["passed"] * 5, [r.stderr for r in results[:5]]
+    assert [r.status for r in results[5:]] == ["failed"] * 5
+    assert all("AssertionError" in r.stderr or "Error" in r.stderr for r in results[5:])
