@@ -1,0 +1,118 @@
+"""Each backend serves SmolLM2 on CPU: answers, the openai client, echo log-probabilities, batching."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = [pytest.mark.model]
+
+
+def test_chat_answers_two_plus_three(served: Any) -> None:
+    resp = requests.post(
+        f"{served.url}/v1/chat/completions",
+        json={
+            "messages": [{"role": "user", "content": "What is 2+3?"}],
+            "max_tokens": 30,
+            "temperature": 0,
+        },
+        timeout=120,
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert "5" in body["choices"][0]["message"]["content"]
+    usage = body["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+
+
+def test_openai_client(served: Any) -> None:
+    openai = pytest.importorskip("openai", reason="the dev group installs openai (uv sync)")
+    client = openai.OpenAI(
+        base_url=f"{served.url}/v1", api_key="unused", max_retries=0, timeout=120
+    )
+    chat = client.chat.completions.create(
+        model="anything",
+        messages=[{"role": "user", "content": "What is 2+3?"}],
+        max_tokens=30,
+        temperature=0,
+    )
+    assert "5" in (chat.choices[0].message.content or "")
+    comp = client.completions.create(
+        model="anything", prompt="1, 2, 3,", max_tokens=4, temperature=0
+    )
+    assert comp.choices[0].text.strip().startswith("4")
+    assert [m.id for m in client.models.list().data] == [served.model_name]
+
+
+def test_echo_logprobs_match_forward_pass(served: Any, reference_model: tuple[Any, Any]) -> None:
+    import torch
+
+    tok, model = reference_model
+    context, continuation = (
+        "Question: What is the capital of France?\nAnswer:",
+        " The capital is Paris",
+    )
+    ids = tok(context + continuation)["input_ids"]
+    ctxlen = len(tok(context)["input_ids"])
+    assert len(ids) - ctxlen >= 3  # a multi-token continuation
+    resp = requests.post(
+        f"{served.url}/v1/completions",
+        json={
+            "prompt": [ids],
+            "max_tokens": 1,
+            "temperature": 0,
+            "logprobs": 1,
+            "echo": True,
+            "seed": 1234,
+        },
+        timeout=120,
+    )
+    assert resp.status_code == 200, resp.text
+    choice = resp.json()["choices"][0]
+    lp = choice["logprobs"]
+    assert len(lp["token_logprobs"]) == len(ids) + 1
+    assert lp["token_logprobs"][0] is None and lp["top_logprobs"][0] is None
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0].float()
+    direct = torch.log_softmax(logits, -1)[:-1].gather(-1, torch.tensor(ids[1:])[:, None])[:, 0]
+    served_lp = torch.tensor(lp["token_logprobs"][1 : len(ids)])
+    assert torch.allclose(served_lp, direct, atol=1e-4), (served_lp - direct).abs().max()
+    # what lm-evaluation-harness's local-completions computes from this response
+    continuation_lp = sum(lp["token_logprobs"][ctxlen:-1])
+    assert abs(continuation_lp - float(direct[ctxlen - 1 :].sum())) < 1e-3
+    for tok_text, offset in zip(lp["tokens"], lp["text_offset"], strict=True):
+        assert choice["text"][offset : offset + len(tok_text)] == tok_text
+    assert choice["text"].startswith(context + continuation)
+
+
+PROMPTS = [
+    "The capital of France is",
+    "def fibonacci(n):",
+    "Once upon a time",
+    "The three primary colors are",
+    "Water boils at",
+    "My favourite fruit is",
+    "Q: What is 7 times 6?\nA:",
+    "The quick brown fox",
+]
+
+
+def _complete(url: str, prompt: str) -> str:
+    resp = requests.post(
+        f"{url}/v1/completions",
+        json={"prompt": prompt, "max_tokens": 12, "temperature": 0},
+        timeout=300,
+    )
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["choices"][0]["text"])
+
+
+def test_concurrent_requests_equal_sequential(served: Any) -> None:
+    one_at_a_time = [_complete(served.url, p) for p in PROMPTS]
+    with ThreadPoolExecutor(max_workers=len(PROMPTS)) as pool:
+        together = list(pool.map(lambda p: _complete(served.url, p), PROMPTS))
+    assert together == one_at_a_time
+    assert len(set(one_at_a_time)) > 1
