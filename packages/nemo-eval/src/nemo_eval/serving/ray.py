@@ -26,6 +26,8 @@ def _import_ray() -> tuple[Any, Any]:
     # Under `uv run`, Ray would start its workers through `uv run` from the run directory,
     # outside this project, where ray is not installed; workers must use this interpreter.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    # A busy 2-core machine needs more than the default time to bring the raylet up.
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "120")
     try:
         import ray
         from ray import serve
@@ -134,9 +136,10 @@ class RayBackend:
         return [GenerateResult.from_dict(resp.result()) for resp in responses]
 
     def stop(self) -> None:
+        if not self._ray.is_initialized():
+            return  # serve.shutdown() would start a fresh Ray node just to stop it
         try:
             self._serve.shutdown()
         except Exception:  # best effort: Ray may not have started at all
             log.debug("serve.shutdown failed", exc_info=True)
-        if self._ray.is_initialized():
-            self._ray.shutdown()
+        self._ray.shutdown()
