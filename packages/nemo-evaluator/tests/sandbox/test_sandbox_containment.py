@@ -72,6 +72,21 @@ def test_a_process_that_leaves_the_group_still_dies_with_the_namespace(namespace
     assert leftovers(_workdir(result.stdout)) == []
 
 
+@pytest.mark.parametrize("limits", [AUTO, GUARD_ONLY], ids=["auto", "guard-only"])
+def test_a_background_process_holding_the_output_does_not_delay_the_result(limits, leftovers):
+    program = PRINT_WORKDIR + (
+        "import posix, time\n"
+        "if posix.fork() == 0:\n"  # keeps stdout open and never exits
+        "    time.sleep(60)\n"
+        "print('main done', flush=True)\n"
+    )
+    result = run_program(program, limits=SandboxLimits(timeout_s=5.0, isolation=limits.isolation))
+    assert result.passed, result.stderr
+    assert "main done" in result.stdout
+    assert result.duration_s < 2.5
+    assert leftovers(_workdir(result.stdout)) == []
+
+
 @pytest.mark.slow
 def test_fork_bomb_is_capped_and_every_process_is_gone(pids_cgroup, leftovers):
     program = PRINT_WORKDIR + (

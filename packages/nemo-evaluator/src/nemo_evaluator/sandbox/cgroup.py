@@ -52,6 +52,16 @@ def _find_base() -> Path | None:
     return None
 
 
+def _remove_stale(base: Path) -> None:
+    """Remove empty per-check cgroups left by processes that were killed (named by their pid)."""
+    for path in base.glob(f"{_PREFIX}*"):
+        owner = path.name.removeprefix(_PREFIX).split("-", 1)[0]
+        if not owner.isdigit() or Path(f"/proc/{owner}").exists() or members(path):
+            continue
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
 def pids_cgroup_base() -> Path | None:
     """The directory new per-check cgroups go in, or None (probed once per process)."""
     global _probed, _base
@@ -59,6 +69,8 @@ def pids_cgroup_base() -> Path | None:
         if not _probed:
             _base = _find_base()
             _probed = True
+            if _base is not None:
+                _remove_stale(_base)
         return _base
 
 

@@ -70,34 +70,39 @@ def _exited(pid: int) -> bool:
     return info is not None
 
 
+_DRAIN_AFTER_EXIT_S = 0.2  # output a leftover background process may still add
+
+
 def _pump(proc: subprocess.Popen[bytes], out: _Capture, err: _Capture, deadline: float) -> bool:
-    """Drain both pipes until the program exits; False when the deadline passed first."""
+    """Drain both pipes until the program exits; False when the deadline passed first.
+
+    Once the program has exited, a background process it left behind may hold the pipes open;
+    whatever it writes within ``_DRAIN_AFTER_EXIT_S`` is kept, then the group is killed.
+    """
     assert proc.stdout is not None and proc.stderr is not None
+    exited_at: float | None = None
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ, out)
         sel.register(proc.stderr, selectors.EVENT_READ, err)
         while sel.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            if exited_at is None and now >= deadline:
                 return False
-            for key, _ in sel.select(timeout=min(remaining, 0.05)):
+            if exited_at is not None and now - exited_at >= _DRAIN_AFTER_EXIT_S:
+                break
+            for key, _ in sel.select(timeout=min(max(deadline - now, 0.0), 0.05)):
                 data = os.read(key.fd, 65536)
                 if data:
                     key.data.add(data)
                 else:
                     sel.unregister(key.fileobj)
-            if sel.get_map() and _exited(proc.pid) and not _still_writing(sel):
-                break  # exited; a leftover background process holds the pipes open
+            if exited_at is None and sel.get_map() and _exited(proc.pid):
+                exited_at = time.monotonic()
     while not _exited(proc.pid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.002)
     return True
-
-
-def _still_writing(sel: selectors.BaseSelector) -> bool:
-    """After exit, drain whatever is already buffered (bounded by the pipe size)."""
-    return bool(sel.select(timeout=0.01))
 
 
 def _kill_group(pid: int) -> None:
