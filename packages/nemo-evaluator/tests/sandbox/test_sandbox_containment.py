@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nemo_evaluator.sandbox import SandboxLimits, run_program
+from nemo_evaluator.sandbox import SandboxLimits, check_many, run_program
 
 AUTO = SandboxLimits(timeout_s=3.0)
 GUARD_ONLY = SandboxLimits(timeout_s=3.0, isolation="none")
@@ -97,12 +97,33 @@ def test_fork_bomb_is_capped_and_every_process_is_gone(pids_cgroup, leftovers):
         "    except OSError:\n"
         "        pass\n"
     )
-    result = run_program(program, limits=SandboxLimits(timeout_s=2.0, max_processes=32))
+    limits = SandboxLimits(timeout_s=2.0, max_processes=32)
+    # A neighbour started next to the bomb still gets its share of the CPU.
+    result, neighbour = check_many([program, "print('fine')"], parallelism=2, limits=limits)
     assert not result.passed
     assert result.status in ("timeout", "failed", "crashed")
     assert result.duration_s < 4.0
     assert leftovers(_workdir(result.stdout)) == []
     assert _machine_responds()
+    assert neighbour.passed and neighbour.stdout == "fine\n"
+    if "cgroup-cpu" in neighbour.isolation:
+        assert neighbour.duration_s < 1.5
+
+
+def test_the_cpu_quota_caps_a_busy_program(namespaces):
+    probe = run_program("pass")
+    if "cgroup-cpu" not in probe.isolation:
+        pytest.skip("no writable cpu cgroup (cgroup v1 cpu, or v2 with cpu in subtree_control)")
+    program = (
+        "import time\n"
+        "wall, cpu = time.monotonic(), time.process_time()\n"
+        "while time.monotonic() - wall < 1.0:\n"
+        "    pass\n"
+        "print(time.process_time() - cpu)\n"
+    )
+    result = run_program(program, limits=SandboxLimits(timeout_s=10.0, cpus=0.25))
+    assert result.passed, result.stderr
+    assert float(result.stdout) < 0.4  # a quarter of a core over one second, plus slack
 
 
 @pytest.mark.parametrize("limits", [AUTO, GUARD_ONLY], ids=["auto", "guard-only"])

@@ -2,13 +2,13 @@
 
 This file is never imported by the parent: its source is passed with ``-c`` and it uses the
 standard library only (and as little of it as possible: imports are most of a check's cost).
-Arguments: workdir, status fd, isolation mode, cgroup dir or "-", memory MB, CPU seconds, file
+Arguments: workdir, status fd, isolation mode, cgroups ("feature,...|dir;..." or "-"), memory MB, CPU seconds, file
 MB. The status fd receives ``key=value`` lines (isolation, weak, error) describing what was
 achieved, and is closed before any untrusted code runs.
 
 Order of operations (each step only narrows what the program can do):
 
-1. join the per-check pids cgroup (fork-bomb limit), set rlimits (address space, CPU, file
+1. join the per-check pids and cpu cgroups (fork-bomb limit, CPU share), set rlimits (address space, CPU, file
    size, no core dumps);
 2. enter new network, PID, mount, IPC and UTS namespaces (plain, or inside a new user namespace
    when unprivileged), make the mount namespace private and every mount read-only except a
@@ -322,8 +322,10 @@ def main():
     isolation, weak, error = [], [], ""
     try:
         if group != "-":
-            _join_cgroup(group)
-            isolation.append("cgroup-pids")
+            features, _, paths = group.partition("|")
+            for path in paths.split(";"):
+                _join_cgroup(path)
+            isolation += features.split(",")
         _set_rlimits(int(memory_mb), int(cpu_s), int(file_mb))
         isolation.append("rlimits")
         if mode != "none":

@@ -1,6 +1,6 @@
 """Run one untrusted Python program per fresh interpreter, or many from a thread pool.
 
-The parent side: a temporary working directory, an optional pids cgroup, ``python -I`` started in
+The parent side: a temporary working directory, optional pids and cpu cgroups, ``python -I`` started in
 its own session (so its process group is killable as a whole) with the bootstrap in
 ``_child.py``, bounded capture of stdout/stderr, a wall-clock deadline, and clean-up of the
 group, the cgroup and the directory whatever happens. Nothing here changes process-wide state,
@@ -105,6 +105,13 @@ def _pump(proc: subprocess.Popen[bytes], out: _Capture, err: _Capture, deadline:
     return True
 
 
+def _cgroup_arg(groups: cgroup.CheckCgroups) -> str:
+    """``features|dir;dir`` for the child, or ``-`` when there are no cgroups."""
+    if not groups.paths:
+        return "-"
+    return ",".join(groups.features) + "|" + ";".join(str(p) for p in groups.paths)
+
+
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -142,7 +149,11 @@ def run_program(
     if not executable or not os.access(executable, os.X_OK):
         raise SandboxError(f"no Python interpreter at {executable!r}: pass python=<path>")
     workdir = tempfile.mkdtemp(prefix="nemo-evaluator-sandbox-")
-    group = cgroup.create(limits.max_processes + 4) if limits.isolation != "none" else None
+    groups = (
+        cgroup.create(max_tasks=limits.max_processes + 4, cpus=limits.cpus)
+        if limits.isolation != "none"
+        else cgroup.CheckCgroups((), ())
+    )
     status_r, status_w = os.pipe()
     try:
         Path(workdir, "program.py").write_text(program, encoding="utf-8")
@@ -155,7 +166,7 @@ def run_program(
             workdir,
             str(status_w),
             limits.isolation,
-            str(group) if group else "-",
+            _cgroup_arg(groups),
             str(limits.memory_mb),
             str(limits.effective_cpu_time_s),
             str(limits.max_file_mb),
@@ -208,8 +219,7 @@ def run_program(
         os.close(status_r)
         if status_w >= 0:
             os.close(status_w)
-        if group is not None:
-            cgroup.destroy(group)
+        cgroup.destroy(groups)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -25,6 +25,7 @@ class SandboxLimits:
     cpu_time_s: int | None = None  # default: the wall-time limit rounded up
     memory_mb: int = 1024
     max_processes: int = 64  # tasks (processes and threads) in the check's pids cgroup
+    cpus: float | None = 1.0  # CPU quota of the check's cpu cgroup (None: no quota)
     max_output_bytes: int = 64 * 1024  # kept per stream; the rest is dropped
     max_file_mb: int = 64
     isolation: Isolation = "auto"
@@ -36,6 +37,8 @@ class SandboxLimits:
             raise SandboxError(f"memory_mb must be >= 64 (Python needs it), got {self.memory_mb}")
         if self.max_processes < 2:
             raise SandboxError(f"max_processes must be >= 2, got {self.max_processes}")
+        if self.cpus is not None and not self.cpus > 0:
+            raise SandboxError(f"cpus must be > 0 or None, got {self.cpus}")
         if self.isolation not in ("auto", "namespaces", "userns", "none"):
             raise SandboxError(
                 f"isolation must be auto, namespaces, userns or none, got {self.isolation!r}"
