@@ -181,3 +181,46 @@ def test_store_is_wal_and_survives_concurrent_writers(nv_home: Path) -> None:
     assert not errors
     conn = sqlite3.connect(nv_home / "invocations.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.slow
+def test_report_compares_two_invocations(
+    nv_home: Path,
+    stub: object,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ids = []
+    for model in ("model-a", "model-b"):
+        write_config(
+            tmp_path,
+            f"eval_{model}",
+            target={"api_endpoint": {"url": f"{stub.url}/v1/completions/", "model_id": model}},  # type: ignore[attr-defined]
+            config=eval_config("", tasks="arc_easy", limit=4),
+            execution={"executor": "local", "output_dir": f"./out_{model}"},
+        )
+        assert main(["run", "--config-name", f"eval_{model}"]) == 0
+        ids.append(_inv_id(capsys.readouterr().out))
+    assert main(["ls", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [row["id"] for row in listed[:2]] == ids[::-1]  # newest first
+    assert listed[0]["jobs"][0]["state"] == "success"
+
+    assert main(["report", *ids, "--output", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert "model-a" in out and "model-b" in out
+    md = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert md.splitlines()[0] == "| model | arc_easy.acc_norm |"
+    assert md.count("±") == 2
+    page = (tmp_path / "cmp" / "comparison.html").read_text()
+    assert page.count("<rect ") == 2
+
+
+def test_report_of_an_unknown_id_suggests_nothing_silently(
+    nv_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "zzzz"]) != 0
+    err = capsys.readouterr().err
+    assert "zzzz" in err and err[-1] == "\n" and err.count("\n") == 1

@@ -6,6 +6,7 @@ nv-eval ls | nv-eval ls tasks
 nv-eval logs <id>[.<job>]
 nv-eval kill <id>[.<job>]
 nv-eval export <id> --dest mlflow,wandb,local --format json|csv
+nv-eval report <id> [<id> ...] [--output DIR]
 """
 
 from __future__ import annotations
@@ -208,6 +209,23 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from .store import Store
 
     with Store() as store:
+        if args.json:
+            rows = []
+            for inv in store.invocations(limit=args.limit):
+                rows.append(
+                    {
+                        "id": inv.id,
+                        "created_at": inv.created_at,
+                        "executor": inv.executor,
+                        "output_dir": inv.output_dir,
+                        "jobs": [
+                            {"id": j.id, "task": j.task, "state": j.state}
+                            for j in store.jobs(inv.id)
+                        ],
+                    }
+                )
+            print(json.dumps(rows, indent=2))
+            return 0
         table = Table(title=f"invocations ({store.path})")
         for col in ("id", "created", "executor", "jobs", "states"):
             table.add_column(col)
@@ -220,6 +238,41 @@ def cmd_ls(args: argparse.Namespace) -> int:
             states = ", ".join(f"{v} {k}" for k, v in counts.items())
             table.add_row(inv.id, created, inv.executor, ", ".join(j.task for j in jobs), states)
         console.print(table)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import launcher
+    from .comparison import generate_comparison_report
+    from .store import Store
+
+    results: dict[str, dict[str, Path]] = {}
+    with Store() as store:
+        for ident in args.ids:
+            inv, only = store.resolve(ident)
+            jobs = launcher.refresh(store, inv)
+            if only is not None:
+                jobs = [j for j in jobs if j.id == only.id]
+            endpoint = inv.config.get("target", {}).get("api_endpoint", {})
+            label = str(endpoint.get("model_id") or inv.id)
+            if label in results:
+                label = f"{label} ({inv.id})"
+            found = {
+                j.task: Path(j.output_dir)
+                for j in jobs
+                if j.state == "success" and (Path(j.output_dir) / "results.json").exists()
+            }
+            if not found:
+                raise NvEvalError(
+                    f"invocation {inv.id} has no finished job with results yet; "
+                    f"see `nv-eval status {inv.id}`"
+                )
+            results[label] = found
+    report = generate_comparison_report(results, all_scores=args.all_scores)
+    report.print(_console())
+    out = Path(args.output or f"comparison_{'_'.join(args.ids)}")
+    paths = report.write(out)
+    print(f"Markdown: {paths['markdown']}\nHTML: {paths['html']}")
     return 0
 
 
@@ -320,7 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="list invocations, or `ls tasks`")
     ls.add_argument("what", nargs="?", choices=["invocations", "tasks"], default="invocations")
     ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--json", action="store_true", help="invocations as JSON, newest first")
     ls.set_defaults(func=cmd_ls)
+    rp = sub.add_parser(
+        "report", help="compare invocations: models by benchmarks (terminal, Markdown, HTML)"
+    )
+    rp.add_argument("ids", nargs="+", help="invocation ids (or unique prefixes)")
+    rp.add_argument("--output", help="directory for comparison.md/.html/.json")
+    rp.add_argument("--all-scores", action="store_true", help="every metric, not one per task")
+    rp.set_defaults(func=cmd_report)
     lg = sub.add_parser("logs", help="a job's (or every job's) log")
     lg.add_argument("id")
     lg.set_defaults(func=cmd_logs)
