@@ -22,8 +22,15 @@ Order of operations (each step only narrows what the program can do):
 Python 3.12+ and the standard library has no ``mount`` or ``capset``.
 """
 
+from __future__ import annotations
+
 import os
 import sys
+
+TYPE_CHECKING = False  # typing is not imported at run time: every import costs each check
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any
 
 MEMORY_EXIT = 86  # the program ran out of address space (MemoryError)
 SETUP_EXIT = 87  # isolation that was required could not be set up
@@ -65,24 +72,24 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 CAP_VERSION_3 = 0x20080522
 
 
-def _libc():
+def _libc() -> tuple[Any, Any]:
     import ctypes
 
     return ctypes, ctypes.CDLL(None, use_errno=True)
 
 
-def _check(ctypes, rc, what):
+def _check(ctypes: Any, rc: int, what: str) -> None:
     if rc != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _join_cgroup(path):
+def _join_cgroup(path: str) -> None:
     with open(os.path.join(path, "cgroup.procs"), "w") as f:
         f.write(str(os.getpid()))
 
 
-def _set_rlimits(memory_mb, cpu, file_mb):
+def _set_rlimits(memory_mb: int, cpu: int, file_mb: int) -> None:
     import resource
 
     mem = memory_mb * 1024 * 1024
@@ -93,12 +100,12 @@ def _set_rlimits(memory_mb, cpu, file_mb):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _write(path, text):
+def _write(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
 
 
-def _unshare(ctypes, libc, mode):
+def _unshare(ctypes: Any, libc: Any, mode: str) -> list[str]:
     """Enter new namespaces; return the list of what was achieved (empty when none)."""
     base = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
     if mode in ("auto", "namespaces") and libc.unshare(base) == 0:
@@ -113,7 +120,7 @@ def _unshare(ctypes, libc, mode):
     return []
 
 
-def _mountinfo():
+def _mountinfo() -> list[tuple[str, int]]:
     """(mount point, flags to keep) for every mount, parents first."""
     out = []
     with open("/proc/self/mountinfo") as f:
@@ -127,7 +134,7 @@ def _mountinfo():
     return out
 
 
-def _readonly_filesystem(ctypes, libc, workdir):
+def _readonly_filesystem(ctypes: Any, libc: Any, workdir: str) -> list[str]:
     """Every mount read-only in this private namespace, except a bind mount of ``workdir``."""
     _check(ctypes, libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
     wd = workdir.encode()
@@ -142,7 +149,7 @@ def _readonly_filesystem(ctypes, libc, workdir):
     return failed
 
 
-def _drop_capabilities(ctypes, libc):
+def _drop_capabilities(ctypes: Any, libc: Any) -> None:
     _check(ctypes, libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
@@ -171,7 +178,7 @@ _DISABLED = {
 _BLOCKED_MODULES = ("ipdb", "joblib", "resource", "psutil", "tkinter", "multiprocessing")
 
 
-def _disable(module):
+def _disable(module: ModuleType) -> None:
     for name in _DISABLED[module.__name__].split():
         if hasattr(module, name):
             setattr(module, name, None)
@@ -182,7 +189,7 @@ class _DisableOnImport:
     destructive functions right after the module loads. Lazy, so checks that never import them
     do not pay ~20 ms of imports each."""
 
-    def find_spec(self, name, path=None, target=None):
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name not in _DISABLED:
             return None
         from importlib.machinery import PathFinder
@@ -192,15 +199,15 @@ class _DisableOnImport:
             return spec
         loader_exec = spec.loader.exec_module
 
-        def exec_module(module):
+        def exec_module(module: ModuleType) -> None:
             loader_exec(module)
             _disable(module)
 
-        spec.loader.exec_module = exec_module
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
 
 
-def _confine_writes(workdir):
+def _confine_writes(workdir: str) -> None:
     """Without a read-only mount namespace: refuse ``open``/``os.open`` for writing outside the
     working directory (a guard, not a wall: ``posix.open`` or ctypes get around it)."""
     import builtins
@@ -211,19 +218,19 @@ def _confine_writes(workdir):
     real_open, real_os_open = builtins.open, os.open
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
-    def check(path):
+    def check(path: Any) -> None:
         if isinstance(path, int):
             return
         full = os.path.realpath(os.fsdecode(path))
         if not (full + os.sep).startswith(root) and full not in allowed:
             raise PermissionError(f"writing outside the sandbox directory is disabled: {full}")
 
-    def guarded_open(file, mode="r", *args, **kwargs):
+    def guarded_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         if any(c in mode for c in "wax+"):
             check(file)
         return real_open(file, mode, *args, **kwargs)
 
-    def guarded_os_open(path, flags, *args, **kwargs):
+    def guarded_os_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
         if flags & write_flags:
             check(path)
         return real_os_open(path, flags, *args, **kwargs)
@@ -232,7 +239,7 @@ def _confine_writes(workdir):
     os.open = guarded_os_open
 
 
-def _guard(block_sockets):
+def _guard(block_sockets: bool) -> None:
     """Disable functions that destroy files, kill or spawn processes, or change identity.
 
     Defence in depth: with namespaces and a read-only filesystem these are contained anyway;
@@ -249,13 +256,13 @@ def _guard(block_sockets):
     _disable(builtins)
     sys.meta_path.insert(0, _DisableOnImport())
     for name in _BLOCKED_MODULES:
-        sys.modules[name] = None
+        sys.modules[name] = None  # type: ignore[assignment]
     if block_sockets:  # no network namespace: refuse to load the socket modules at all
         for name in ("_socket", "socket", "ssl", "_ssl", "asyncio"):
-            sys.modules[name] = None
+            sys.modules[name] = None  # type: ignore[assignment]
 
 
-def _run_program(path, block_sockets, confine_writes):
+def _run_program(path: str, block_sockets: bool, confine_writes: bool) -> None:
     with open(path, encoding="utf-8") as f:
         source = f.read()
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -283,7 +290,7 @@ def _run_program(path, block_sockets, confine_writes):
     sys.stdout.flush()
 
 
-def _wait_for(pid):
+def _wait_for(pid: int) -> tuple[int, int]:
     """(signal number or 0, exit code) of child ``pid``."""
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
@@ -291,7 +298,7 @@ def _wait_for(pid):
     return 0, os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1
 
 
-def _reap_as_init(pid):
+def _reap_as_init(pid: int) -> None:
     """PID 1 of the namespace: wait for the program, then exit (the kernel kills the rest).
 
     The program runs as PID 2 because init gets no default-action signals (SIGXCPU, SIGSEGV
@@ -302,7 +309,7 @@ def _reap_as_init(pid):
     os._exit(SIGNAL_EXIT_BASE + sig if sig else code)
 
 
-def _relay(pid):
+def _relay(pid: int) -> None:
     """Outside the namespace: wait for its PID 1 and exit the same way the program did."""
     sig, code = _wait_for(pid)
     if not sig and SIGNAL_EXIT_BASE < code < SIGNAL_EXIT_BASE + 32:
@@ -317,7 +324,7 @@ def _relay(pid):
     os._exit(code)
 
 
-def main():
+def main() -> None:
     workdir, status_fd, mode, group, memory_mb, cpu_s, file_mb = sys.argv[1:8]
     isolation, weak, error = [], [], ""
     try:
