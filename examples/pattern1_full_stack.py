@@ -7,7 +7,8 @@ On a CPU machine the GPU arguments are accepted and ignored with a warning.
     uv run python examples/pattern1_full_stack.py
 
 ``EXAMPLE_PORT`` moves the server from 8080, ``EXAMPLE_LIMIT`` sets limit_samples (50),
-``EXAMPLE_OUTPUT`` the output directory ("results"). gsm8k is read from its canonical source,
+``EXAMPLE_OUTPUT`` the output directory ("results"), ``EXAMPLE_CACHE`` the response cache
+("./cache"; a second run with another output directory is served from it). gsm8k is read from its canonical source,
 or from ``NEMO_EVALUATOR_DATA_DIR`` when set.
 """
 
@@ -25,6 +26,7 @@ from nvidia_eval_commons.api.api_dataclasses import (
 PORT = int(os.environ.get("EXAMPLE_PORT", "8080"))
 LIMIT = int(os.environ.get("EXAMPLE_LIMIT", "50"))
 OUTPUT = os.environ.get("EXAMPLE_OUTPUT", "results")
+CACHE = os.environ.get("EXAMPLE_CACHE", "./cache")
 
 # Step 1: Deploy your model
 server = deploy(
@@ -45,7 +47,7 @@ adapter_config = AdapterConfig(
     start_reasoning_token="<think>",
     custom_system_prompt="You are a helpful assistant that thinks step by step.",
     use_caching=True,
-    caching_dir=os.path.join(OUTPUT, "cache"),
+    caching_dir=CACHE,
     use_request_logging=True,
     use_response_logging=True,
     max_logged_requests=100,
