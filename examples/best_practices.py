@@ -97,7 +97,8 @@ if __name__ == "__main__":
     loaded = load_evaluation_config(str(HERE / "pattern2" / "my_evaluation.yaml"))
     print(f"Loaded config for {loaded.config.type} at {loaded.target.api_endpoint.url}")
     try:
-        load_evaluation_config(str(HERE / "pattern2" / "my_evaluation.yaml"), ["config.type="])
+        # the guide's overrides are keys that OmegaConf.update sets to None: this clears config.type
+        load_evaluation_config(str(HERE / "pattern2" / "my_evaluation.yaml"), ["config.type"])
     except ValueError as err:
         print(f"Rejected as expected: {err}")
 
