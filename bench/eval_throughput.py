@@ -36,15 +36,30 @@ from nvidia_eval_commons.api.api_dataclasses import (
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_S: dict[str, float] = {}
+STUB_PID = [0]
+
+
+def stub_cpu_s() -> float:
+    """CPU seconds the stub process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{STUB_PID[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def stub_upstream(*, latency_s: float, threads: int):
-    """The stub in its own process, so its work does not share our interpreter lock."""
+def stub_upstream(*, latency_s: float, threads: int, engine: str = "asyncio"):
+    """The stub in its own process, so its work does not share our interpreter lock.
+
+    ``engine="asyncio"`` is the light fixed-latency server (testing/fast_stub.py): on two cores
+    the upstream's CPU is taken from the client being measured, and the Flask + waitress stub
+    spends several times more per request.
+    """
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "nemo_evaluator.testing.openai_stub", "--port", "0"),
-            *("--latency-s", str(latency_s), "--threads", str(threads)),
+            *("--latency-s", str(latency_s), "--threads", str(threads), "--engine", engine),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -53,6 +68,7 @@ def stub_upstream(*, latency_s: float, threads: int):
         line = proc.stdout.readline() if proc.stdout else ""
         if not line.startswith("listening on "):
             raise RuntimeError(f"stub upstream did not start: {line!r}")
+        STUB_PID[0] = proc.pid
         yield line.split("listening on ", 1)[1].strip()
     finally:
         proc.terminate()
@@ -74,10 +90,12 @@ def run(
     )
     start = time.perf_counter()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    stub0 = stub_cpu_s()
     result = evaluate(target, config, adapter)
     wall = time.perf_counter() - start
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     CPU_S[out.name] = cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime
+    CPU_S["stub-" + out.name] = stub_cpu_s() - stub0
     assert result.metadata.num_errors == 0, result.metadata
     return wall
 
@@ -87,13 +105,21 @@ def main() -> None:
     parser.add_argument("--latency-s", type=float, default=0.1)
     parser.add_argument("--serial-subset", type=int, default=50)
     parser.add_argument("--parallelism", type=int, nargs="*", default=[1, 16, 64])
+    parser.add_argument(
+        "--stub-engine",
+        choices=("asyncio", "waitress"),
+        default="asyncio",
+        help="upstream server: the light asyncio one (default) or the Flask + waitress stub",
+    )
     args = parser.parse_args()
     os.environ.setdefault("NEMO_EVALUATOR_DATA_DIR", str(ROOT.parent / "shared" / "datasets"))
     n_total = 1319
     rows = []
     with (
         tempfile.TemporaryDirectory() as tmp,
-        stub_upstream(latency_s=args.latency_s, threads=max(args.parallelism) + 8) as upstream,
+        stub_upstream(
+            latency_s=args.latency_s, threads=max(args.parallelism) + 8, engine=args.stub_engine
+        ) as upstream,
     ):
         base = Path(tmp)
         walls: dict[int, float] = {}
@@ -111,7 +137,10 @@ def main() -> None:
             upstream, base / "cached", base / f"cache{top}", parallelism=top, limit=None
         )
 
-    print(f"gsm8k test ({n_total} items), upstream latency {args.latency_s * 1000:.0f} ms")
+    print(
+        f"gsm8k test ({n_total} items), upstream latency {args.latency_s * 1000:.0f} ms, "
+        f"{args.stub_engine} stub"
+    )
     print(
         f"{'parallelism':>11}  {'samples':>7}  {'wall s':>7}  {'samples/s':>9}  {'ideal':>7}  {'% ideal':>7}"
     )
@@ -138,6 +167,12 @@ def main() -> None:
         print(
             f"CPU: evaluate core + adapter chain {client_ms:.2f} ms/sample in this process "
             f"(upstream stub runs in its own process); {os.cpu_count()} cores on this machine"
+        )
+        stub_ms = 1000 * CPU_S[f"stub-p{top}"] / n_total
+        print(f"CPU: upstream stub {stub_ms:.2f} ms/request (its own process)")
+        print(
+            f"CPU of the cached re-run: {CPU_S['cached']:.2f} s "
+            f"({1000 * CPU_S['cached'] / n_total:.2f} ms/sample)"
         )
 
 

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from nvidia_eval_commons.api.adapter import AdapterConfig
 
 from ..errors import ConfigError
+from . import switch_interval
 from .chain import Chain, build_interceptors, specs_from_config
 from .interceptors._summary import write_json_atomic
 from .interceptors.upstream import UpstreamCall, UpstreamConfig, error_response
@@ -86,6 +87,8 @@ class AdapterPipeline:
         self._attempts = 0
         self._errors = 0
         self._latency = 0.0
+        # many request threads wait on sockets: hand the GIL over sooner while this is open
+        switch_interval.acquire()
 
     @classmethod
     def from_config(
@@ -217,6 +220,7 @@ class AdapterPipeline:
         if self._closed:
             return
         self._closed = True
+        switch_interval.release()
         for ic in self.interceptors:
             try:
                 ic.close()

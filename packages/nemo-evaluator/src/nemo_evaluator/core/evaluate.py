@@ -30,6 +30,7 @@ from nvidia_eval_commons.api.api_dataclasses import (
 )
 from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
 
+from ..adapters.switch_interval import ShortSwitchInterval
 from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
 from ..benchmarks.registry import get_benchmark
 from .client import ModelClient
@@ -180,6 +181,7 @@ def _evaluate_task(
     try:
         if todo:
             with ExitStack() as stack:
+                stack.enter_context(ShortSwitchInterval())
                 pipeline, transport = _build_pipeline(stack, target, config, adapter, output_dir)
                 if model_id is None:
                     model_id = resolve_model_id(

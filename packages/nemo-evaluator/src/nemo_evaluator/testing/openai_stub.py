@@ -30,13 +30,16 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 from waitress.server import create_server
 
 from ..adapters.server import stop_waitress
 from .responses import Reply, chat_completion, completion, default_reply, sse_stream
+
+if TYPE_CHECKING:
+    from .fast_stub import FastStubServer
 
 
 @dataclass
@@ -299,10 +302,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="stub-model")
     parser.add_argument("--latency-s", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=8)
-    args = parser.parse_args(argv)
-    server = OpenAIStubServer(
-        model=args.model, latency_s=args.latency_s, port=args.port, threads=args.threads
+    parser.add_argument(
+        "--engine",
+        choices=("waitress", "asyncio"),
+        default="waitress",
+        help="asyncio: the light benchmark server (fixed latency, no faults; fast_stub.py)",
     )
+    args = parser.parse_args(argv)
+    server: OpenAIStubServer | FastStubServer
+    if args.engine == "asyncio":
+        from .fast_stub import FastStubServer
+
+        server = FastStubServer(model=args.model, latency_s=args.latency_s, port=args.port)
+    else:
+        server = OpenAIStubServer(
+            model=args.model, latency_s=args.latency_s, port=args.port, threads=args.threads
+        )
     print(f"listening on {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

@@ -128,6 +128,7 @@ class UpstreamCall:
         self.pool = urllib3.PoolManager(
             num_pools=8, maxsize=config.pool_maxsize, block=False, retries=False
         )
+        self._targets: dict[str, tuple[urllib3.HTTPConnectionPool, str]] = {}
         self._timeout = urllib3.Timeout(connect=config.connect_timeout, read=config.request_timeout)
         # initial * 2**(attempt-1), capped, plus uniform jitter
         self._backoff = wait_exponential(
@@ -155,16 +156,33 @@ class UpstreamCall:
             headers["Content-Type"] = "application/json"
         return headers
 
+    def _target(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
+        """The host's connection pool and the request target, looked up once per URL.
+
+        Going to the host pool directly skips the PoolManager's URL parsing and pool-key
+        normalisation on every call (a measurable share of a fast upstream's round trip).
+        """
+        found = self._targets.get(url)
+        if found is None or found[0].pool is None:  # new, or closed by the manager's LRU
+            parsed = urllib3.util.parse_url(url)
+            found = (self.pool.connection_from_url(url), parsed.request_uri)
+            if len(self._targets) < 1024:
+                self._targets[url] = found
+        return found
+
     def _once(self, request: AdapterRequest, url: str, stream: bool) -> AdapterResponse:
         try:
-            resp = self.pool.request(
+            host_pool, target = self._target(url)
+            resp = host_pool.urlopen(
                 request.method,
-                url,
+                target,
                 body=request.body or None,
                 headers=self._headers(request),
                 timeout=self._timeout,
                 preload_content=not stream,
                 redirect=False,
+                retries=False,
+                assert_same_host=False,
             )
         except urllib3.exceptions.NewConnectionError as exc:  # refused (a TimeoutError subclass)
             raise _TransportError(exc, timeout=False) from exc
@@ -191,11 +209,24 @@ class UpstreamCall:
     def __call__(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
         url = ctx.upstream_url
         stream = request.is_stream and not ctx.client_mode
-        retrying = self._retrying.copy()
         started = time.perf_counter()
+        try:
+            # the first attempt outside tenacity: most calls succeed at once, and a retry
+            # state per call is work they do not need
+            response = self._once(request, url, stream)
+        except _Retryable as exc:
+            first_failure: _Retryable | None = exc
+        else:
+            response.attempts = 1
+            response.latency_s = time.perf_counter() - started
+            return response
+        retrying = self._retrying.copy()
         try:
             for attempt in retrying:
                 with attempt:
+                    if first_failure is not None:  # tenacity's attempt 1 is the one above
+                        failed, first_failure = first_failure, None
+                        raise failed
                     response = self._once(request, url, stream)
         except _StatusError as exc:
             response = error_response(
