@@ -1,6 +1,7 @@
 """Overhead of the adapter: direct to upstream vs through the proxy vs client mode.
 
-An upstream that answers at once (the stub model server, in its own process) is called
+An upstream that answers at once (the stub model server in its own process; by default the
+light asyncio one, ``--stub-engine waitress`` for the Flask one) is called
 at concurrency 1, 16 and 64:
 
 * ``direct``     the load generator posts straight to the upstream;
@@ -115,11 +116,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="requests per phase and level")
     parser.add_argument("--levels", default="1,16,64")
     parser.add_argument("--proxy-threads", type=int, default=16)
+    parser.add_argument(
+        "--stub-engine",
+        choices=("asyncio", "waitress"),
+        default="asyncio",
+        help="upstream for every mode: the light asyncio stub (default; on 2 cores its CPU "
+        "is taken from the adapter) or the Flask + waitress one",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     work = Path(tempfile.mkdtemp(prefix="adapter_bench_"))
     (work / "adapter.json").write_text(json.dumps(CONFIG))
-    up_proc, up_url = _spawn(["nemo_evaluator.testing.openai_stub", "--threads", "16"])
+    up_proc, up_url = _spawn(
+        ["nemo_evaluator.testing.openai_stub", "--threads", "16", "--engine", args.stub_engine]
+    )
     upstream = up_url + "/v1/chat/completions"
     px_proc, px_url = _spawn(
         [
@@ -161,7 +171,10 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=10)
 
-    print(f"\nAdapter overhead on {os.cpu_count()} CPUs (upstream answers at once)\n")
+    print(
+        f"\nAdapter overhead on {os.cpu_count()} CPUs (upstream: {args.stub_engine} stub, "
+        "answers at once)\n"
+    )
     print(
         f"{'mode':<11} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs direct':>9} {'errors':>6}"
     )
