@@ -17,7 +17,7 @@ import requests
 from nemo_eval.api import deploy
 
 PROMPTS = [
-    f"Write a short story about a {w}."
+    f"Once upon a time there was a {w} who"
     for w in ("cat", "dog", "robot", "tree", "river", "city", "ship", "star")
 ]
 
@@ -65,12 +65,12 @@ def main() -> None:
             )
         rows[backend] = (startup, c1, c8)
         print(
-            f"{backend:9s} start {startup:6.1f} s   c=1 {c1:7.1f} tok/s   c=8 {c8:7.1f} tok/s   c8/c1 {c8 / c1:4.2f}x"
+            f"{backend:9s} start {startup:6.1f} s   c=1 {c1:7.1f} tok/s   c=8 {c8:7.1f} tok/s   c8/c1 {c8 / max(c1, 1e-9):4.2f}x"
         )
     if "embedded" in rows:
         _, c1, c8 = rows["embedded"]
         print(
-            f"embedded c8/c1 = {c8 / c1:.2f}x   (target >= 2.50x: {'OK' if c8 / c1 >= 2.5 else 'MISSED'})"
+            f"embedded c8/c1 = {c8 / max(c1, 1e-9):.2f}x   (target >= 2.50x: {'OK' if c8 / max(c1, 1e-9) >= 2.5 else 'MISSED'})"
         )
         for name in ("pytriton", "ray"):
             if name in rows:
