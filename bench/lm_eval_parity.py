@@ -323,6 +323,11 @@ def main() -> int:
     ap.add_argument("--model-url", default=None, help="a running server; default: start one")
     ap.add_argument("--work-dir", default=None, help="default: <cache>/runs/<timestamp>")
     ap.add_argument("--write-doc", action="store_true", help="write docs/parity.md")
+    ap.add_argument(
+        "--compare-only",
+        action="store_true",
+        help="re-compare the runs already in --work-dir (the server is still probed)",
+    )
     ap.add_argument("--write-mmlu-yaml", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.write_mmlu_yaml:
@@ -347,17 +352,28 @@ def main() -> int:
     rows: list[compare.Row] = []
     reports: list[compare.SampleReport] = []
     timings: list[tuple[str, int, float, float]] = []
+    saved_file = work / "timings.json"
+    saved = json.loads(saved_file.read_text()) if saved_file.is_file() else {}
     try:
         for name in names:
             spec = TASKS[name]
             limit = limits.get(name, args.limit)
             ours_out, their_out = work / f"ours-{name}", work / f"lm-eval-{name}"
+            if args.compare_only:
+                limit, t_ours, t_theirs = saved[name]
+                timings.append((name, limit, t_ours, t_theirs))
+                r, s = compare_task(spec, ours_out, their_out, args)
+                rows += r
+                reports += s
+                continue
             print(f"{name}: N={limit} ours ...", end=" ", flush=True)
             t_ours = run_ours(spec, url, ours_out, limit, args)
             print(f"{t_ours:.0f}s; lm-eval ...", end=" ", flush=True)
             t_theirs = run_lm_eval(venv, spec, url, their_out, limit, args)
             print(f"{t_theirs:.0f}s", flush=True)
             timings.append((name, limit, t_ours, t_theirs))
+            saved[name] = (limit, t_ours, t_theirs)
+            (work / "timings.json").write_text(json.dumps(saved))
             r, s = compare_task(spec, ours_out, their_out, args)
             rows += r
             reports += s
