@@ -360,6 +360,8 @@ def main() -> int:
             limit = limits.get(name, args.limit)
             ours_out, their_out = work / f"ours-{name}", work / f"lm-eval-{name}"
             if args.compare_only:
+                if name not in saved:
+                    sys.exit(f"{work} holds no finished run of {name}")
                 limit, t_ours, t_theirs = saved[name]
                 timings.append((name, limit, t_ours, t_theirs))
                 r, s = compare_task(spec, ours_out, their_out, args)
@@ -377,6 +379,12 @@ def main() -> int:
             r, s = compare_task(spec, ours_out, their_out, args)
             rows += r
             reports += s
+        for rep in reports:  # one request per task whose log-likelihoods differ
+            if rep.ll_mismatch is not None:
+                try:
+                    rep.cause = compare.probe(url, DEFAULT_MODEL, *rep.ll_mismatch)
+                except OSError as err:
+                    rep.cause = f"probe failed: {err}"
     finally:
         if server is not None:
             server.terminate()
@@ -386,6 +394,8 @@ def main() -> int:
     samples = compare.format_samples(reports)
     print("\n" + table + "\n\n" + samples)
     for rep in reports:
+        if rep.cause:
+            print(f"[{rep.task}] probe: {rep.cause}")
         for ex in rep.examples:
             print(f"[{rep.task}] {ex}")
     if args.write_doc:
@@ -415,6 +425,8 @@ def write_doc(table, samples, reports, timings, args, work) -> None:
         "",
     ]
     for rep in reports:
+        if rep.cause:
+            lines += [f"- [{rep.task}] probe of the first differing log-likelihood: {rep.cause}"]
         for ex in rep.examples:
             lines += [f"- [{rep.task}] " + ex.replace("\n", "\n  ")]
     doc = ROOT / "docs" / "parity.md"

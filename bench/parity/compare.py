@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import math
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,12 @@ class SampleReport:
     response_mismatch: int = 0
     score_mismatch: int = 0
     examples: list[str] = field(default_factory=list)
+    ll_mismatch: tuple[str, str] | None = None
+    """(context, continuation) of the first log-likelihood that differs, for :func:`probe`."""
+    cause: str | None = None
+    """What :func:`probe` found out about the first differing log-likelihood."""
+    lm_eval_higher: int = 0
+    """Differing log-likelihoods where lm-eval's is the larger (a token left out)."""
 
     def note(self, text: str, *, limit: int = 6) -> None:
         if len(self.examples) < limit:
@@ -114,6 +121,9 @@ def compare_loglikelihood(
         ]
         if bad or len(ours_ll) != len(their_ll):
             rep.response_mismatch += 1
+            rep.lm_eval_higher += sum(their_ll[i] > ours_ll[i] for i in bad)
+            if rep.ll_mismatch is None and bad:
+                rep.ll_mismatch = (ctx, conts[bad[0]])
             details = ", ".join(
                 f"choice {i} {conts[i]!r}: ours {ours_ll[i]:.4f} lm-eval {their_ll[i]:.4f}"
                 for i in bad
@@ -178,6 +188,35 @@ def compare_generation(
     return rep
 
 
+def probe(url: str, model: str, context: str, continuation: str) -> str:
+    """Replay lm-eval's ``local-completions`` log-likelihood request (``echo``, ``logprobs=1``,
+    ``max_tokens=1``) and say whether the generated token it slices off with
+    ``token_logprobs[ctxlen:-1]`` is there."""
+    body = {
+        "model": model,
+        "prompt": context + continuation,
+        "max_tokens": 1,
+        "echo": True,
+        "logprobs": 1,
+        "temperature": 0,
+    }
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        out = json.loads(resp.read())
+    choice = out["choices"][0]
+    generated = out.get("usage", {}).get("completion_tokens")
+    if generated == 0:
+        return (
+            f"the server echoed the prompt but returned no generated token "
+            f"(finish_reason={choice.get('finish_reason')!r}, completion_tokens=0): the next "
+            "token is end-of-sequence and is left out, so lm-eval's token_logprobs[ctxlen:-1] "
+            f"drops the last continuation token instead (continuation {continuation!r})"
+        )
+    return f"the server returned {generated} generated token(s) (finish_reason={choice.get('finish_reason')!r})"
+
+
 def format_table(rows: list[Row]) -> str:
     head = "| task | metric | ours | lm-eval | diff (points) | within 1 point |"
     lines = [head, "|---|---|---:|---:|---:|---|"]
@@ -193,12 +232,13 @@ def format_table(rows: list[Row]) -> str:
 
 def format_samples(reports: list[SampleReport]) -> str:
     lines = [
-        "| task | docs compared | prompt differs | response differs | score differs |",
-        "|---|---:|---:|---:|---:|",
+        "| task | docs compared | prompt differs | response differs | score differs "
+        "| lm-eval log-likelihood higher |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in reports:
         lines.append(
             f"| {r.task} | {r.compared} | {r.prompt_mismatch} | {r.response_mismatch} | "
-            f"{r.score_mismatch} |"
+            f"{r.score_mismatch} | {r.lm_eval_higher} |"
         )
     return "\n".join(lines)
