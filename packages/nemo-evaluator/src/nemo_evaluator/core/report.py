@@ -110,7 +110,8 @@ def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> st
             "correct": bool(primary) if primary is not None else False,
         }
         view.append(entry)
-    payload = json.dumps(view, ensure_ascii=False).replace("<", "\\u003c")
+    # ASCII escapes are faster to encode (see output.write_samples) and JSON.parse reads them
+    payload = json.dumps(view).replace("<", "\\u003c")
     title = f"{md.task} - {md.model_id}"
     meta = (
         f"{md.num_samples} samples, {md.num_errors} errors, {md.num_cache_hits} cache hits, "
