@@ -54,7 +54,7 @@ def _type_of(prop: dict[str, Any]) -> str:
 def markdown_reference() -> str:
     """The configuration reference as Markdown: one table per model of the launcher file."""
     schema = launcher_json_schema()
-    sections = [("LauncherConfig", schema)] + sorted(schema.get("$defs", {}).items())
+    sections = [("LauncherConfig", schema), *sorted(schema.get("$defs", {}).items())]
     lines = [
         "# Configuration reference",
         "",
