@@ -224,6 +224,43 @@ def run_ours(spec: TaskSpec, url: str, out: Path, limit: int, args: argparse.Nam
     return run_timed(cmd, log=out.with_suffix(".log"), env=env)
 
 
+def lm_eval_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": str(cache_dir() / "hf"),
+        "HF_ALLOW_CODE_EVAL": "1",
+        "PYTHONPATH": str(PARITY),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+
+
+def prompt_parity(venv: Path, names: list[str], args: argparse.Namespace) -> int:
+    """Requests of the first N docs, ours against lm-eval's; no server needed."""
+    import prompts  # bench/parity/prompts.py; imports nemo_evaluator
+
+    n = args.prompts_only
+    total_differ = 0
+    print("| task | docs compared | docs whose requests differ |\n|---|---:|---:|")
+    notes: list[str] = []
+    for name in names:
+        pairs = [(name, TASKS[name].lm_eval, {})]
+        if name == "mmlu":
+            pairs = [(name, f"parity_mmlu_{s}", {"subjects": [s]}) for s in args.mmlu_subjects]
+        for ours_name, lm_task, extra in pairs:
+            label = lm_task.removeprefix("parity_")
+            ours = prompts.ours_requests(ours_name, n, data_dir(), extra)
+            theirs = prompts.lm_eval_requests(venv / "bin" / "python", lm_task, n, lm_eval_env())
+            compared, differ, examples = prompts.compare_prompts(label, ours, theirs)
+            total_differ += differ
+            notes += examples
+            print(f"| {label} | {compared} | {differ} |", flush=True)
+    for note in notes:
+        print(note)
+    return 0 if total_differ == 0 else 1
+
+
 def run_lm_eval(
     venv: Path, spec: TaskSpec, url: str, out: Path, limit: int, args: argparse.Namespace
 ) -> float:
@@ -243,16 +280,7 @@ def run_lm_eval(
             f"max_gen_toks={args.humaneval_max_tokens}",
             "--confirm_run_unsafe_code",
         ]
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "HF_HOME": str(cache_dir() / "hf"),
-        "HF_ALLOW_CODE_EVAL": "1",
-        "PYTHONPATH": str(PARITY),
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    return run_timed(cmd, log=out.with_suffix(".log"), cwd=PARITY, env=env)
+    return run_timed(cmd, log=out.with_suffix(".log"), cwd=PARITY, env=lm_eval_env())
 
 
 # -- comparison ----------------------------------------------------------------------------------
@@ -328,6 +356,13 @@ def main() -> int:
         action="store_true",
         help="re-compare the runs already in --work-dir (the server is still probed)",
     )
+    ap.add_argument(
+        "--prompts-only",
+        type=int,
+        default=0,
+        metavar="N",
+        help="no model: compare the requests both sides build for the first N docs",
+    )
     ap.add_argument("--write-mmlu-yaml", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.write_mmlu_yaml:
@@ -341,6 +376,8 @@ def main() -> int:
 
     venv = lm_eval_venv()
     link_inputs(venv, data_dir())
+    if args.prompts_only:
+        return prompt_parity(venv, names, args)
     work = Path(args.work_dir or cache_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S"))
     work.mkdir(parents=True, exist_ok=True)
     server = None
