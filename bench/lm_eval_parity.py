@@ -420,6 +420,11 @@ def main() -> int:
             if rep.ll_mismatch is not None:
                 try:
                     rep.cause = compare.probe(url, DEFAULT_MODEL, *rep.ll_mismatch)
+                    ok, n = compare.explain_last_token(url, DEFAULT_MODEL, rep.ll_diffs)
+                    rep.cause += (
+                        f"; {ok} of {n} differing log-likelihoods equal ours minus the "
+                        "log-probability of the continuation's last token"
+                    )
                 except OSError as err:
                     rep.cause = f"probe failed: {err}"
     finally:

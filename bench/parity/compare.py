@@ -49,6 +49,8 @@ class SampleReport:
     examples: list[str] = field(default_factory=list)
     ll_mismatch: tuple[str, str] | None = None
     """(context, continuation) of the first log-likelihood that differs, for :func:`probe`."""
+    ll_diffs: list[tuple[str, str, float, float]] = field(default_factory=list)
+    """(context, continuation, ours, lm-eval) of every differing log-likelihood."""
     cause: str | None = None
     """What :func:`probe` found out about the first differing log-likelihood."""
     lm_eval_higher: int = 0
@@ -124,6 +126,7 @@ def compare_loglikelihood(
             rep.lm_eval_higher += sum(their_ll[i] > ours_ll[i] for i in bad)
             if rep.ll_mismatch is None and bad:
                 rep.ll_mismatch = (ctx, conts[bad[0]])
+            rep.ll_diffs += [(ctx, conts[i], ours_ll[i], their_ll[i]) for i in bad]
             details = ", ".join(
                 f"choice {i} {conts[i]!r}: ours {ours_ll[i]:.4f} lm-eval {their_ll[i]:.4f}"
                 for i in bad
@@ -215,6 +218,37 @@ def probe(url: str, model: str, context: str, continuation: str) -> str:
             f"drops the last continuation token instead (continuation {continuation!r})"
         )
     return f"the server returned {generated} generated token(s) (finish_reason={choice.get('finish_reason')!r})"
+
+
+def explain_last_token(
+    url: str, model: str, diffs: list[tuple[str, str, float, float]], *, cap: int = 64
+) -> tuple[int, int]:
+    """How many differing log-likelihoods equal ours minus the log-probability of the prompt's
+    last token (the token lm-eval's ``[:-1]`` cuts when the server returns no generated token).
+    One batched echo request (``max_tokens: 0``) for at most ``cap`` of them."""
+    diffs = diffs[:cap]
+    if not diffs:
+        return 0, 0
+    body = {
+        "model": model,
+        "prompt": [c + x for c, x, _, _ in diffs],
+        "max_tokens": 0,
+        "echo": True,
+        "logprobs": 1,
+        "temperature": 0,
+    }
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=600) as resp:
+        out = json.loads(resp.read())
+    explained = 0
+    choices = sorted(out["choices"], key=lambda c: c["index"])
+    for (_, _, ours, theirs), choice in zip(diffs, choices, strict=False):
+        last = choice["logprobs"]["token_logprobs"][-1]
+        if last is not None and math.isclose(theirs, ours - last, abs_tol=LL_TOLERANCE):
+            explained += 1
+    return explained, len(diffs)
 
 
 def format_table(rows: list[Row]) -> str:
