@@ -177,6 +177,7 @@ def deploy(
     num_replicas: int = 1,
     num_cpus_per_replica: float | None = None,
     device: str = "auto",
+    cpu_threads: int | None = None,
     run_dir: str | Path | None = None,
     start_timeout: float = 300.0,
     blocking: bool = False,
@@ -185,7 +186,8 @@ def deploy(
 
     ``nemo_checkpoint`` and ``checkpoint`` are the same argument (the seeds use the first).
     ``server_port=None`` or ``0`` picks a free port. GPU-related arguments are accepted on a
-    CPU machine and ignored with a warning by the ``hf`` engine.
+    CPU machine and ignored with a warning by the ``hf`` engine. ``cpu_threads`` sets torch's
+    threads on CPU (default ``$NEMO_EVAL_CPU_THREADS`` or half the cores).
     """
     if (
         nemo_checkpoint is not None
@@ -204,6 +206,7 @@ def deploy(
         ("num_nodes", num_nodes),
         ("tensor_parallelism_size", tensor_parallelism_size),
         ("pipeline_parallelism_size", pipeline_parallelism_size),
+        ("cpu_threads", 1 if cpu_threads is None else cpu_threads),
     ):
         if not isinstance(value, int) or value < 1:
             raise DeployConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -231,6 +234,7 @@ def deploy(
         num_gpus=num_gpus,
         tensor_parallelism_size=tensor_parallelism_size,
         pipeline_parallelism_size=pipeline_parallelism_size,
+        cpu_threads=cpu_threads,
     )
     name = model_name or resolved.model_name
     rundir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="nemo_eval_"))

@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     dep.add_argument("--num-cpus-per-replica", type=float, default=None)
     dep.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     dep.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=None,
+        help="torch threads on CPU (default: half the cores)",
+    )
+    dep.add_argument(
         "--run-dir", default=None, help="working directory (Ray temp files, Triton logs)"
     )
     dep.add_argument("--start-timeout", type=float, default=300.0)
@@ -77,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             num_replicas=args.num_replicas,
             num_cpus_per_replica=args.num_cpus_per_replica,
             device=args.device,
+            cpu_threads=args.cpu_threads,
             run_dir=args.run_dir,
             start_timeout=args.start_timeout,
         )

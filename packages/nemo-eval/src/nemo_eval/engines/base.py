@@ -25,6 +25,8 @@ class EngineSpec:
     num_gpus: int = 0
     tensor_parallelism_size: int = 1
     pipeline_parallelism_size: int = 1
+    cpu_threads: int | None = None
+    """Torch intra-op threads on CPU; ``None``: ``$NEMO_EVAL_CPU_THREADS`` or half the cores."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -97,7 +97,7 @@ class PyTritonBackend:
                 outputs=[Tensor(name="response", dtype=bytes, shape=(1,))],
                 config=ModelConfig(
                     max_batch_size=max_batch_size,
-                    batcher=DynamicBatcher(max_queue_delay_microseconds=2000),
+                    batcher=DynamicBatcher(max_queue_delay_microseconds=20000),
                 ),
                 strict=False,
             )
