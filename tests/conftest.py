@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -12,22 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-SLURM_SCRIPT = ROOT / "packages" / "nv-eval" / "tests" / "slurm_cluster.sh"
-
-
-def shared_datasets() -> Path | None:
-    """The real benchmark files beside the checkout (../shared/datasets)."""
-    path = Path(os.environ.get("NEMO_EVALUATOR_TEST_DATA", ROOT.parent / "shared" / "datasets"))
-    return path if (path / "gsm8k" / "test.jsonl").is_file() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from stack_testutil import SLURM_SCRIPT, free_port, shared_datasets
 
 
 @pytest.fixture
@@ -49,16 +33,6 @@ def example_env(tmp_path: Path) -> dict[str, str]:
     # the scripts call the CLIs of this environment
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
-
-
-def run(cmd: list[str], *, env: dict[str, str], cwd: Path, timeout: float) -> str:
-    """Run an example; fail with its output when it fails."""
-    res = subprocess.run(
-        cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, f"{' '.join(cmd)} exited {res.returncode}:\n{out[-6000:]}"
-    return out
 
 
 def _slurm_missing() -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EXAMPLES, run
+from stack_testutil import EXAMPLES, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 

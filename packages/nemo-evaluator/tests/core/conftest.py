@@ -32,11 +32,6 @@ def gsm8k_reply() -> Any:
     return reply
 
 
-def expected_strict_match(n: int) -> float:
-    """The tiny_gsm8k accuracy the upstream fixture gives on the first ``n`` items."""
-    return sum(1 for i in range(n) if i % 3) / n
-
-
 @pytest.fixture
 def upstream() -> Iterator[OpenAIStubServer]:
     with OpenAIStubServer(model="stub-model", reply=gsm8k_reply(), threads=16) as server:

@@ -108,3 +108,8 @@ class TinyArc(Benchmark):
 for _cls in (TinyGsm8k, TinyArc):
     if _REGISTRY.get(_cls.name) is None:
         register(_cls)
+
+
+def expected_strict_match(n: int) -> float:
+    """The tiny_gsm8k accuracy the upstream fixture gives on the first ``n`` items."""
+    return sum(1 for i in range(n) if i % 3) / n

@@ -7,7 +7,7 @@ import json
 import evalcore_support
 import pytest
 import yaml
-from conftest import expected_strict_match
+from evalcore_support import expected_strict_match
 
 from nemo_evaluator.core.errors import EvaluationConfigError, TooManyErrorsError
 from nemo_evaluator.core.evaluate import evaluate

@@ -1,0 +1,34 @@
+"""Helpers of the cross-package tests (imported by conftest.py and the tests)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SLURM_SCRIPT = ROOT / "packages" / "nv-eval" / "tests" / "slurm_cluster.sh"
+
+
+def shared_datasets() -> Path | None:
+    """The real benchmark files beside the checkout (../shared/datasets)."""
+    path = Path(os.environ.get("NEMO_EVALUATOR_TEST_DATA", ROOT.parent / "shared" / "datasets"))
+    return path if (path / "gsm8k" / "test.jsonl").is_file() else None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(cmd: list[str], *, env: dict[str, str], cwd: Path, timeout: float) -> str:
+    """Run an example; fail with its output when it fails."""
+    res = subprocess.run(
+        cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, f"{' '.join(cmd)} exited {res.returncode}:\n{out[-6000:]}"
+    return out
