@@ -62,7 +62,12 @@ def inspect_nemo_checkpoint(path: Path) -> dict[str, Any]:
             assert handle is not None
             return _yaml_load(handle.read(), f"{path}:{member.name}")
     except (tarfile.TarError, OSError) as exc:
-        raise CheckpointError(f"{path} is not a .nemo archive (a tar file): {exc}") from None
+        # tarfile lists every compression it tried, one per line; keep the message one line
+        reason = " ".join(str(exc).split())
+        raise CheckpointError(
+            f"{path} is not a .nemo archive (a tar file): {reason}; pass a .nemo file, "
+            "a NeMo 2 directory, a Hugging Face directory or a .gguf file"
+        ) from None
 
 
 class NemoEngine:
