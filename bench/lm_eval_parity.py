@@ -389,6 +389,8 @@ def main() -> int:
     rows: list[compare.Row] = []
     reports: list[compare.SampleReport] = []
     timings: list[tuple[str, int, float, float]] = []
+    if not args.compare_only:
+        (work / "command.txt").write_text(" ".join(sys.argv[1:]))
     saved_file = work / "timings.json"
     saved = json.loads(saved_file.read_text()) if saved_file.is_file() else {}
     try:
@@ -446,7 +448,9 @@ def main() -> int:
 
 
 def write_doc(table, samples, reports, timings, args, work) -> None:
-    cmd = "uv run python bench/lm_eval_parity.py " + " ".join(sys.argv[1:])
+    recorded = work / "command.txt"
+    argv = recorded.read_text().strip() if recorded.is_file() else " ".join(sys.argv[1:])
+    cmd = f"uv run python bench/lm_eval_parity.py {argv}"
     lines = [
         "## Latest run",
         "",
