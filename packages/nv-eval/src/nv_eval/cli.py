@@ -337,7 +337,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         configured = {
             e.get("type"): e.get("config") or {} for e in inv.config.get("exporters") or []
         }
-        specs = [ExporterSpec(type=d, config=configured.get(d, {})) for d in dests]  # type: ignore[arg-type]
+        specs = [ExporterSpec(type=d, config=configured.get(d, {})) for d in dests]
         outcomes = run_exporters(
             specs, items, invocation_dir=Path(inv.output_dir) / inv.id, fmt=args.format
         )

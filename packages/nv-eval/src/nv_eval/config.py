@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from nvidia_eval_commons import ConfigError
 from nvidia_eval_commons.api.launcher import LauncherConfig
@@ -144,7 +144,7 @@ def compose_config(
     executor: str | None = None,
 ) -> ComposedConfig:
     """Compose, resolve and validate; raises LauncherConfigError with a one-line message."""
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     directory = Path(config_dir) if config_dir is not None else Path.cwd()
@@ -178,7 +178,8 @@ def compose_config(
             )
         base = _compose(_PACKAGED, "base", [f"execution={chosen}", f"deployment={deployment}"])
         OmegaConf.set_struct(base, False)
-        merged = OmegaConf.merge(base, user)
+        # base is a DictConfig, so the merge is one too
+        merged = cast(DictConfig, OmegaConf.merge(base, user))
         OmegaConf.set_struct(merged, False)
         for key in ("defaults", "hydra"):
             merged.pop(key, None)
@@ -195,7 +196,7 @@ def compose_config(
                     f"Required field '{field}' not found in configuration; "
                     f"set it in {name}.yaml or with -o {field}=..."
                 )
-        data = OmegaConf.to_container(merged, resolve=True)
+        data = cast("dict[str, Any]", OmegaConf.to_container(merged, resolve=True))
     except (LauncherConfigError, UnknownExecutorError):
         raise
     except OmegaConfBaseException as err:

@@ -35,7 +35,7 @@ _FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``adapter`` subcommand on an argparse subparsers object."""
-    p = subparsers.add_parser(
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "adapter",
         help="serve the interceptor proxy in front of an OpenAI-compatible endpoint",
         description=__doc__.split("\n")[0] if __doc__ else None,

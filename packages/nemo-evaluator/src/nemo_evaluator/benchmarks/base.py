@@ -85,6 +85,8 @@ def mean_and_stderr(values: list[float]) -> ScoreStats:
         return ScoreStats(count=0)
     total = math.fsum(values)
     mean = total / n
+    stddev: float | None
+    stderr: float | None
     if n > 1:
         var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
         stddev = math.sqrt(var)

@@ -37,7 +37,7 @@ class RegexFilter:
             if not non_empty:
                 return self.fallback
             match = non_empty[0]
-        return match.strip()
+        return str(match).strip()
 
 
 def exact_match(
@@ -79,10 +79,10 @@ def extract_choice_letter(text: str, letters: Sequence[str]) -> str:
     bracket or bold), else a letter that opens the response on its own ("B", "(B)", "B.", "B\\n..."; not
     the article in "A plant ...");
     ``[invalid]`` when neither names one of ``letters``."""
-    found = [m for m in _ANSWER_IS.findall(text) if m in letters]
+    found: list[str] = [m for m in _ANSWER_IS.findall(text) if m in letters]
     if found:
         return found[-1]
     lead = _LEADING_LETTER.match(text)
     if lead and lead.group(1) in letters:
-        return lead.group(1)
+        return str(lead.group(1))
     return INVALID

@@ -26,7 +26,10 @@ SAMPLING_TOP_P = 0.95
 
 def build_program(doc: dict[str, Any], completion: str) -> str:
     """The checked program, as lm-eval builds it (prediction + "\\n" + reference)."""
-    return doc["prompt"] + completion + "\n" + doc["test"] + "\n" + f"check({doc['entry_point']})"
+    program: str = (
+        doc["prompt"] + completion + "\n" + doc["test"] + "\n" + f"check({doc['entry_point']})"
+    )
+    return program
 
 
 @register

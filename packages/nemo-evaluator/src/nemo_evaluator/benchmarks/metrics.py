@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from nvidia_eval_commons.api.results import GroupResult, MetricResult, Score, ScoreStats, TaskResult
 
@@ -58,7 +58,7 @@ def pooled_stderr(stderrs: Sequence[float], sizes: Sequence[int]) -> float:
 
 
 def weighted_group(
-    members: dict[str, TaskResult | GroupResult], *, metric: str, score: str
+    members: Mapping[str, TaskResult | GroupResult], *, metric: str, score: str
 ) -> GroupResult:
     """A group entry whose ``metric.score`` is the size-weighted (micro) mean of its members,
     with the pooled stderr, as lm-eval aggregates groups with ``weight_by_size: true``."""

@@ -56,4 +56,5 @@ def read_run_config(output_dir: Path) -> dict[str, Any]:
     path = output_dir / RUN_CONFIG
     if not path.exists():
         raise FileNotFoundError(f"{path} not found; is {output_dir} the output dir of a run?")
-    return json.loads(path.read_text(encoding="utf-8"))
+    config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return config

@@ -95,7 +95,7 @@ def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> st
     view = []
     for s in samples:
         primary = _primary(s.get("score") or {})
-        entry = {
+        row = {
             "doc_id": s["doc_id"],
             "prompt": _text(s.get("prompt")),
             "response": _text(s.get("response")),
@@ -109,7 +109,7 @@ def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> st
             "error": s.get("error"),
             "correct": bool(primary) if primary is not None else False,
         }
-        view.append(entry)
+        view.append(row)
     # ASCII escapes are faster to encode (see output.write_samples) and JSON.parse reads them
     payload = json.dumps(view).replace("<", "\\u003c")
     title = f"{md.task} - {md.model_id}"

@@ -79,9 +79,11 @@ class OpenAIStubServer:
         record_limit: int = 10_000,
     ) -> None:
         self.model = model
-        self.reply: Reply = (
-            (lambda _p, _d, text=reply: text) if isinstance(reply, str) else reply or default_reply
-        )
+        if isinstance(reply, str):
+            text = reply
+            self.reply: Reply = lambda _p, _d: text
+        else:
+            self.reply = reply or default_reply
         self.latency_s = latency_s
         self.stream_chunk_delay_s = stream_chunk_delay_s
         self.host = host

@@ -33,7 +33,7 @@ def _alive(handle: dict[str, Any]) -> bool:
         proc = psutil.Process(int(pid))
         if abs(proc.create_time() - float(handle.get("create_time", 0))) > 1.0:
             return False  # the pid was reused by another process
-        return proc.status() != psutil.STATUS_ZOMBIE
+        return bool(proc.status() != psutil.STATUS_ZOMBIE)
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 

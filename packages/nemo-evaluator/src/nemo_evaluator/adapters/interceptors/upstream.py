@@ -110,10 +110,10 @@ def _clean_headers(headers: Any) -> dict[str, str]:
 
 def _stream_body(resp: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
     try:
-        if resp.chunked:  # type: ignore[attr-defined]
-            yield from resp.read_chunked(decode_content=True)  # type: ignore[attr-defined]
+        if resp.chunked:
+            yield from resp.read_chunked(decode_content=True)
         else:
-            while chunk := resp.read1(65536):  # type: ignore[attr-defined]
+            while chunk := resp.read1(65536):
                 yield chunk
     finally:
         resp.release_conn()
@@ -143,7 +143,7 @@ class UpstreamCall:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
+        retry_after: float | None = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return min(retry_after, self.config.max_retry_after_s)
         return float(self._backoff(state))
