@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,3 +120,55 @@ def test_concurrent_requests_equal_sequential(served: Any) -> None:
         together = list(pool.map(lambda p: _complete(served.url, p), PROMPTS))
     assert together == one_at_a_time
     assert len(set(one_at_a_time)) > 1
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _children_of(root: int) -> set[int]:
+    """Live descendants of ``root`` from /proc (Linux), with their parent links."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if fields[0] != "Z":  # zombies are gone already, only not reaped
+            parents[int(stat.parent.name)] = int(fields[1])
+    # multiprocessing's resource tracker (started once per interpreter by Triton's shared
+    # memory) is no server: it holds no port and ends with this interpreter
+    parents = {
+        pid: ppid
+        for pid, ppid in parents.items()
+        if b"multiprocessing.resource_tracker" not in _cmdline(pid)
+    }
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux only)")
+def test_stop_leaves_no_process_or_port(served: Any) -> None:
+    """Runs last for each backend (pytest keeps file order per fixture parameter)."""
+    before = _children_of(os.getpid())
+    port = served.port
+    served.stop()
+    deadline = time.monotonic() + 60
+    left = before & _children_of(os.getpid())
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = before & _children_of(os.getpid())
+    assert not left, {pid: _cmdline(pid)[:80] for pid in left}
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=5)
+    with socket.socket() as sock:
+        # SO_REUSEADDR tolerates closed connections in TIME_WAIT, not a listening socket
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
