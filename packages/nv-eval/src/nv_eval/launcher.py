@@ -117,6 +117,7 @@ def plan(composed: ComposedConfig, inv_id: str, inv_dir: Path) -> list[PlannedJo
             ],
             slot=idx % slots,
             slots=slots,
+            order=idx,
             total_jobs=len(tasks),
             job_file=json.dumps(body, indent=2),
         )

@@ -34,6 +34,8 @@ class JobSpec:
     """Concurrency slot (``idx % parallel_jobs``): jobs sharing a slot run one after another."""
     slots: int = 1
     """``execution.parallel_jobs``."""
+    order: int = 0
+    """Submission index: jobs start in this order."""
     total_jobs: int = 1
     job_file: str = ""
     """The job file's text (``job.json``), for executors that ship it themselves."""

@@ -58,6 +58,8 @@ class LocalExecutor(Executor):
             str(spec.job_dir.parent / ".slots"),
             "--slots",
             str(spec.slots),
+            "--order",
+            str(spec.order),
             "--",
             *spec.command,
         ]
