@@ -172,3 +172,26 @@ def test_stop_leaves_no_process_or_port(served: Any) -> None:
         # SO_REUSEADDR tolerates closed connections in TIME_WAIT, not a listening socket
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
+
+
+def test_end_of_sequence_is_the_one_generated_token(served: Any) -> None:
+    """lm-eval's local-completions asks for max_tokens=1 with echo and drops the last token:
+    when the model would stop, the end-of-sequence token must be that token (as OpenAI's API
+    reports it), or the continuation's last token would be dropped instead."""
+    prompt = (
+        "Question: Which piece of safety equipment is used to keep mold spores from entering "
+        "the respiratory system?\nAnswer: breathing mask"
+    )
+    body = {"prompt": prompt, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
+    resp = requests.post(f"{served.url}/v1/completions", json=body, timeout=120).json()
+    choice = resp["choices"][0]
+    lp = choice["logprobs"]
+    prompt_tokens = resp["usage"]["prompt_tokens"]
+    # one generated token after the prompt, whatever it is, with a real log-probability
+    assert len(lp["tokens"]) == prompt_tokens + 1
+    assert isinstance(lp["token_logprobs"][-1], float)
+    assert resp["usage"]["completion_tokens"] == 1
+    # SmolLM2 ends its answer here: the end-of-sequence token is reported, never in the text
+    assert choice["finish_reason"] == "stop"
+    assert choice["text"] == prompt
+    assert lp["tokens"][-2:] == [" mask", "<|im_end|>"]

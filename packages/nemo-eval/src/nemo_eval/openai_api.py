@@ -153,7 +153,7 @@ class OpenAiApi:
         choices, prompt_tokens, completion_tokens = [], 0, 0
         for index, (req, res) in enumerate(zip(reqs, results, strict=False)):
             prompt_tokens += len(req.prompt_ids)
-            completion_tokens += len(res.token_ids)
+            completion_tokens += len(res.token_ids) + (res.stop_token is not None)
             prompt_text = self.text.detokenize(req.prompt_ids) if echo else ""
             choices.append(
                 {
@@ -181,7 +181,8 @@ class OpenAiApi:
     def _completion_logprobs(
         self, req: GenerateRequest, res: GenerateResult, prompt_text: str
     ) -> dict[str, Any]:
-        tokens = self.text.token_strings(res.token_ids)
+        generated = res.token_ids if res.stop_token is None else [*res.token_ids, res.stop_token]
+        tokens = self.text.token_strings(generated)
         token_logprobs: list[float | None] = list(res.token_logprobs or [])
         top: list[dict[str, float] | None] = list(res.top_logprobs or [])
         start = len(self.text.detokenize(req.prompt_ids))

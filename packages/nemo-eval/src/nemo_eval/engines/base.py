@@ -67,6 +67,10 @@ class GenerateResult:
     prompt_top_logprobs: list[dict[str, float] | None] | None = None
     token_logprobs: list[float] | None = None
     top_logprobs: list[dict[str, float]] | None = None
+    stop_token: int | None = None
+    """The end-of-sequence token that ended generation, kept (with its log-probability in
+    ``token_logprobs``) when logprobs were asked for, as OpenAI's API reports it; never in
+    ``text``."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -280,6 +280,14 @@ class HfEngine:
                 if token in self.eos_ids:
                     results[i].finish_reason = "stop"
                     done[i] = True
+                    if logprobs is not None and wants_logprobs[i]:
+                        # report the end-of-sequence token like OpenAI's API: log-likelihood
+                        # clients (lm-eval's local-completions) drop exactly one generated token
+                        assert results[i].token_logprobs is not None
+                        assert results[i].top_logprobs is not None
+                        results[i].stop_token = token
+                        results[i].token_logprobs.append(float(logprobs[i, token]))
+                        results[i].top_logprobs.append(self._top(logprobs[i], r.logprobs or 0))
                     continue
                 results[i].token_ids.append(token)
                 if logprobs is not None and wants_logprobs[i]:
