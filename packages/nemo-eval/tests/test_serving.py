@@ -155,25 +155,6 @@ def _children_of(root: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux only)")
-def test_stop_leaves_no_process_or_port(served: Any) -> None:
-    """Runs last for each backend (pytest keeps file order per fixture parameter)."""
-    before = _children_of(os.getpid())
-    port = served.port
-    served.stop()
-    deadline = time.monotonic() + 60
-    left = before & _children_of(os.getpid())
-    while left and time.monotonic() < deadline:
-        time.sleep(0.5)
-        left = before & _children_of(os.getpid())
-    assert not left, {pid: _cmdline(pid)[:80] for pid in left}
-    with pytest.raises(requests.ConnectionError):
-        requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=5)
-    with socket.socket() as sock:
-        # SO_REUSEADDR tolerates closed connections in TIME_WAIT, not a listening socket
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-
-
 def test_end_of_sequence_is_the_one_generated_token(served: Any) -> None:
     """lm-eval's local-completions asks for max_tokens=1 with echo and drops the last token:
     when the model would stop, the end-of-sequence token must be that token (as OpenAI's API
@@ -195,3 +176,22 @@ def test_end_of_sequence_is_the_one_generated_token(served: Any) -> None:
     assert choice["finish_reason"] == "stop"
     assert choice["text"] == prompt
     assert lp["tokens"][-2:] == [" mask", "<|im_end|>"]
+
+
+def test_stop_leaves_no_process_or_port(served: Any) -> None:
+    """Runs last for each backend (pytest keeps file order per fixture parameter)."""
+    before = _children_of(os.getpid())
+    port = served.port
+    served.stop()
+    deadline = time.monotonic() + 60
+    left = before & _children_of(os.getpid())
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = before & _children_of(os.getpid())
+    assert not left, {pid: _cmdline(pid)[:80] for pid in left}
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=5)
+    with socket.socket() as sock:
+        # SO_REUSEADDR tolerates closed connections in TIME_WAIT, not a listening socket
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
