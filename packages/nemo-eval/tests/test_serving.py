@@ -154,7 +154,6 @@ def _children_of(root: int) -> set[int]:
     return found
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux only)")
 def test_end_of_sequence_is_the_one_generated_token(served: Any) -> None:
     """lm-eval's local-completions asks for max_tokens=1 with echo and drops the last token:
     when the model would stop, the end-of-sequence token must be that token (as OpenAI's API
@@ -178,6 +177,7 @@ def test_end_of_sequence_is_the_one_generated_token(served: Any) -> None:
     assert lp["tokens"][-2:] == [" mask", "<|im_end|>"]
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux only)")
 def test_stop_leaves_no_process_or_port(served: Any) -> None:
     """Runs last for each backend (pytest keeps file order per fixture parameter)."""
     before = _children_of(os.getpid())
