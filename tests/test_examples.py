@@ -113,8 +113,11 @@ def test_pattern4_on_a_real_slurm(tmp_path: Path, example_env: dict, slurm_clust
     jobs = listed[0]["jobs"]
     assert [j["task"] for j in jobs] == ["gsm8k", "hellaswag", "arc_easy", "mmlu"]
     assert all(j["state"] == "success" for j in jobs), out
-    results = sorted((work / "shared" / "results").rglob("results.yml"))
-    assert len(results) == 4
+    # a relative config.output_dir lives in each job's directory under execution.output_dir
+    results = sorted((work / "shared" / "evaluation_results").rglob("results.yml"))
+    assert [r.parent.parent.parent.name for r in results] == sorted(
+        ["gsm8k", "hellaswag", "arc_easy", "mmlu"]
+    )
 
 
 def test_pattern5_cloud_dry_run(tmp_path: Path, example_env: dict) -> None:
