@@ -9,7 +9,7 @@ import pytest
 
 SHARED = Path(
     os.environ.get(
-        "NEMO_EVALUATOR_TEST_DATA", str(Path(__file__).resolve().parents[5] / "shared" / "datasets")
+        "NEMO_EVALUATOR_TEST_DATA", str(Path(__file__).resolve().parents[4] / "shared" / "datasets")
     )
 )
 
