@@ -18,21 +18,10 @@ from stack_testutil import EXAMPLES, run
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 
-# Known bug: a process that served the embedded backend and evaluated through it in-process
-# can abort at interpreter exit ("terminate called without an active exception", exit 134)
-# after every result is written; reproduced with 3+ concurrent gsm8k samples. Non-strict until
-# the cause (a C++ thread torn down at exit) is fixed.
-_EXIT_ABORT = pytest.mark.xfail(
-    reason="embedded backend in-process: abort at interpreter exit after a successful run",
-    strict=False,
-)
-
-
 def _results(path: Path) -> dict:
     return yaml.safe_load((path / "results.yml").read_text())
 
 
-@_EXIT_ABORT
 def test_quickstart_prints_the_results_table(tmp_path: Path, example_env: dict) -> None:
     env = {**example_env, "QUICKSTART_LIMIT": "3", "QUICKSTART_OUTPUT": str(tmp_path / "qs")}
     out = run([sys.executable, str(EXAMPLES / "quickstart.py")], env=env, cwd=tmp_path, timeout=900)
@@ -143,7 +132,6 @@ def test_pattern5_cloud_dry_run(tmp_path: Path, example_env: dict) -> None:
     assert "gpu.a100-80gb" in out
 
 
-@_EXIT_ABORT
 def test_best_practices(tmp_path: Path, example_env: dict) -> None:
     env = {**example_env, "EXAMPLE_LIMIT": "3", "EXAMPLE_OUTPUT": str(tmp_path / "bp")}
     out = run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,24 @@ def test_stop_frees_the_port(smol_dir: Path) -> None:
         requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=5)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # the port is free again
+
+
+def _server_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("nemo-eval")}
+
+
+def test_stop_ends_every_thread_while_clients_keep_connections_open(smol_dir: Path) -> None:
+    before = _server_threads()
+    sessions = [requests.Session() for _ in range(3)]
+    try:
+        with deploy(server_port=0) as handle:
+            for session in sessions:  # each keeps a keep-alive connection open
+                resp = session.post(
+                    handle.completions_url, json={"prompt": "Hi", "max_tokens": 2}, timeout=60
+                )
+                assert resp.status_code == 200
+            assert _server_threads() - before, "the deployment runs no named threads"
+        assert not {t for t in _server_threads() - before if t.is_alive()}
+    finally:
+        for session in sessions:
+            session.close()

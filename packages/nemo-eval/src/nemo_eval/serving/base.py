@@ -14,6 +14,8 @@ import socket
 import threading
 from typing import Any, Protocol
 
+from waitress.task import ThreadedTaskDispatcher
+
 from ..engines.base import Engine, GenerateRequest, GenerateResult
 from ..errors import PortInUseError
 
@@ -55,6 +57,25 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+class _JoinableDispatcher(ThreadedTaskDispatcher):
+    """waitress's task dispatcher, keeping its worker threads so that stop() can join them.
+
+    waitress's ``create_server`` takes it through ``_dispatcher`` and then leaves starting the
+    threads to us; waitress itself does not keep the thread objects.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[threading.Thread] = []
+
+    def start_new_thread(self, target: Any, thread_no: int) -> None:
+        thread = threading.Thread(
+            target=target, name=f"nemo-eval-http-{thread_no}", args=(thread_no,), daemon=True
+        )
+        self.started.append(thread)
+        thread.start()
+
+
 class HttpServer:
     """A WSGI app served by waitress on a background thread."""
 
@@ -63,8 +84,15 @@ class HttpServer:
 
         check_port_free(host, port)
         try:
+            self._dispatcher = _JoinableDispatcher()
+            self._dispatcher.set_thread_count(threads)
             self._server = create_server(
-                app, host=host, port=port, threads=threads, ident="nemo-eval"
+                app,
+                host=host,
+                port=port,
+                threads=threads,
+                ident="nemo-eval",
+                _dispatcher=self._dispatcher,
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
@@ -84,7 +112,20 @@ class HttpServer:
         self._thread.start()
 
     def stop(self) -> None:
+        from waitress import wasyncore
+
         # Let running requests finish before the sockets and the wake-up pipe are closed.
         self._server.task_dispatcher.shutdown(timeout=10)
+        # ``close()`` alone closes only the listening socket: the loop keeps running while any
+        # client holds a keep-alive connection open. Close every socket in the loop's map so
+        # the loop thread ends now. A thread that outlives stop() would drop the last reference
+        # to the app (and the model behind it) during interpreter shutdown, which aborts the
+        # process ("terminate called without an active exception").
         self._server.close()
-        self._thread.join(timeout=10)
+        wasyncore.close_all(self._server._map, ignore_all=True)
+        for thread in [self._thread, *self._dispatcher.started]:
+            thread.join(timeout=30)
+            if thread.is_alive():
+                log.warning(
+                    "HTTP thread %s on port %d did not stop within 30 s", thread.name, self.port
+                )

@@ -81,6 +81,8 @@ class BatchingQueue:
         self._stopped = True
         self._queue.put(None)
         self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            log.warning("the batching thread did not stop within 30 s")
 
 
 class EmbeddedBackend:
