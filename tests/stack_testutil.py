@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-SLURM_SCRIPT = ROOT / "packages" / "nv-eval" / "tests" / "slurm_cluster.sh"
+LOCAL_SLURM = ROOT / "packages" / "nv-eval" / "tests" / "local_slurm.py"
+
+
+def load_local_slurm() -> ModuleType:
+    """nv-eval's test helper that starts a real single-node Slurm (one copy for both suites)."""
+    spec = importlib.util.spec_from_file_location("local_slurm", LOCAL_SLURM)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def shared_datasets() -> Path | None:
