@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-SHARED = Path(
-    os.environ.get(
-        "NEMO_EVALUATOR_TEST_DATA", str(Path(__file__).resolve().parents[4] / "shared" / "datasets")
-    )
-)
+from shared_data import SHARED
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
+
+from shared_data import SHARED
 
 from nemo_evaluator.benchmarks.base import (
     Benchmark,
@@ -21,13 +22,8 @@ from nemo_evaluator.benchmarks.base import (
 )
 from nemo_evaluator.benchmarks.registry import _REGISTRY, register
 
-DATA = Path(
-    os.environ.get("NEMO_EVAL_SHARED_DATASETS", Path(__file__).parents[4] / "shared" / "datasets")
-)
-if not DATA.exists():
-    DATA = Path("/work/shared/datasets")
-GSM8K_TEST = DATA / "gsm8k" / "test.jsonl"
-ARC_EASY_TEST = DATA / "arc" / "ARC-Easy-Test.jsonl"
+GSM8K_TEST = SHARED / "gsm8k" / "test.jsonl"
+ARC_EASY_TEST = SHARED / "arc" / "ARC-Easy-Test.jsonl"
 _ANSWER = re.compile(r"#### (\-?[0-9\.\,]+)")
 
 
