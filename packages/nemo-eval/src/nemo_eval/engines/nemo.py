@@ -153,7 +153,7 @@ class NemoEngine:
         # NeMo's AutoTokenizer wraps a transformers tokenizer: use it directly so token ids,
         # special tokens and the chat template are exactly the hf engine's
         self._hf = hf if callable(hf) and hasattr(hf, "apply_chat_template") else None
-        self._nemo_tokenizer = nemo_tokenizer
+        self._nemo_tokenizer: Any = nemo_tokenizer
         self.model_name = model_name
         self.max_context = max_context
         eos: set[int] = set()
