@@ -8,6 +8,7 @@ lives (in-process, behind Triton, in Ray replicas) and how requests are batched.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -78,6 +79,31 @@ class GenerateResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerateResult:
         return cls(**data)
+
+
+def trim_at_stop(
+    res: GenerateResult, stop: list[str], detokenize: Callable[[list[int]], str]
+) -> bool:
+    """Cut ``res`` at the first stop string in its text; True when cut.
+
+    The kept tokens are the shortest prefix whose text reaches the stop string (so the last
+    kept token may straddle it); their log-probabilities are trimmed with them.
+    """
+    text = detokenize(res.token_ids)
+    hits = [h for h in (text.find(s) for s in stop if s) if h >= 0]
+    if not hits:
+        return False
+    cut = min(hits)
+    keep = len(res.token_ids)
+    while keep > 0 and len(detokenize(res.token_ids[: keep - 1])) >= cut:
+        keep -= 1
+    res.token_ids = res.token_ids[:keep]
+    if res.token_logprobs is not None and res.top_logprobs is not None:
+        res.token_logprobs = res.token_logprobs[:keep]
+        res.top_logprobs = res.top_logprobs[:keep]
+    res.text = text[:cut]
+    res.finish_reason = "stop"
+    return True
 
 
 class Engine(Protocol):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, DeployConfigError, MissingExtraError
-from .base import EngineSpec, GenerateRequest, GenerateResult
+from .base import EngineSpec, GenerateRequest, GenerateResult, trim_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ class HfEngine:
                     assert results[i].top_logprobs is not None
                     results[i].token_logprobs.append(float(logprobs[i, token]))
                     results[i].top_logprobs.append(self._top(logprobs[i], r.logprobs or 0))
-                if r.stop and self._apply_stop(results[i], r.stop):
+                if r.stop and trim_at_stop(results[i], r.stop, self.detokenize):
                     done[i] = cut[i] = True
                 elif len(results[i].token_ids) >= budget[i]:
                     done[i] = True
@@ -330,23 +330,3 @@ class HfEngine:
             filtered[order[keep]] = sorted_probs[keep]
             probs = filtered / filtered.sum()
         return int(torch.multinomial(probs, 1, generator=generator))
-
-    def _apply_stop(self, res: GenerateResult, stop: list[str]) -> bool:
-        """Cut the text at the first stop string; drop the tokens past it. True when cut."""
-        text = self.detokenize(res.token_ids)
-        hits = [text.find(s) for s in stop if s]
-        hits = [h for h in hits if h >= 0]
-        if not hits:
-            return False
-        cut = min(hits)
-        keep = len(res.token_ids)
-        while keep > 0 and len(self.detokenize(res.token_ids[: keep - 1])) >= cut:
-            keep -= 1
-        # tokens[:keep] is the shortest prefix whose text reaches the stop string
-        res.token_ids = res.token_ids[:keep]
-        if res.token_logprobs is not None and res.top_logprobs is not None:
-            res.token_logprobs = res.token_logprobs[:keep]
-            res.top_logprobs = res.top_logprobs[:keep]
-        res.text = text[:cut]
-        res.finish_reason = "stop"
-        return True

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .base import GenerateRequest, GenerateResult
+from .base import GenerateRequest, GenerateResult, trim_at_stop
 
 Detokenize = Callable[[list[int]], str]
 
@@ -108,29 +108,6 @@ def megatron_sampling_kwargs(key: SamplingKey) -> dict[str, Any]:
         "top_n_logprobs": key.top_n_logprobs,
         "return_prompt_top_n_logprobs": key.return_prompt_top_n_logprobs,
     }
-
-
-def trim_at_stop(res: GenerateResult, stop: list[str], detokenize: Detokenize) -> bool:
-    """Cut ``res`` at the first stop string in its text; True when cut.
-
-    The kept tokens are the shortest prefix whose text reaches the stop string (so the last
-    kept token may straddle it); their log-probabilities are trimmed with them.
-    """
-    text = detokenize(res.token_ids)
-    hits = [h for h in (text.find(s) for s in stop if s) if h >= 0]
-    if not hits:
-        return False
-    cut = min(hits)
-    keep = len(res.token_ids)
-    while keep > 0 and len(detokenize(res.token_ids[: keep - 1])) >= cut:
-        keep -= 1
-    res.token_ids = res.token_ids[:keep]
-    if res.token_logprobs is not None and res.top_logprobs is not None:
-        res.token_logprobs = res.token_logprobs[:keep]
-        res.top_logprobs = res.top_logprobs[:keep]
-    res.text = text[:cut]
-    res.finish_reason = "stop"
-    return True
 
 
 def _tops(values: list[Mapping[str, float]] | None, count: int, k: int) -> list[dict[str, float]]:
