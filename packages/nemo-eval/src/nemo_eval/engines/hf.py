@@ -283,18 +283,12 @@ class HfEngine:
                     if logprobs is not None and wants_logprobs[i]:
                         # report the end-of-sequence token like OpenAI's API: log-likelihood
                         # clients (lm-eval's local-completions) drop exactly one generated token
-                        assert results[i].token_logprobs is not None
-                        assert results[i].top_logprobs is not None
                         results[i].stop_token = token
-                        results[i].token_logprobs.append(float(logprobs[i, token]))
-                        results[i].top_logprobs.append(self._top(logprobs[i], r.logprobs or 0))
+                        self._record_logprob(results[i], logprobs[i], token, r.logprobs or 0)
                     continue
                 results[i].token_ids.append(token)
                 if logprobs is not None and wants_logprobs[i]:
-                    assert results[i].token_logprobs is not None
-                    assert results[i].top_logprobs is not None
-                    results[i].token_logprobs.append(float(logprobs[i, token]))
-                    results[i].top_logprobs.append(self._top(logprobs[i], r.logprobs or 0))
+                    self._record_logprob(results[i], logprobs[i], token, r.logprobs or 0)
                 if r.stop and trim_at_stop(results[i], r.stop, self.detokenize):
                     done[i] = cut[i] = True
                 elif len(results[i].token_ids) >= budget[i]:
@@ -316,6 +310,12 @@ class HfEngine:
             if not cut[i]:
                 res.text = self.detokenize(res.token_ids)
         return results
+
+    def _record_logprob(self, res: GenerateResult, row: Any, token: int, top_k: int) -> None:
+        """Append one generated token's log-probability and its top-k alternatives."""
+        assert res.token_logprobs is not None and res.top_logprobs is not None
+        res.token_logprobs.append(float(row[token]))
+        res.top_logprobs.append(self._top(row, top_k))
 
     def _pick(self, logits: Any, req: GenerateRequest, generator: Any) -> int:
         torch = self._torch

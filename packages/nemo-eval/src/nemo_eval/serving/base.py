@@ -57,7 +57,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-class _JoinableDispatcher(ThreadedTaskDispatcher):
+class _JoinableDispatcher(ThreadedTaskDispatcher):  # type: ignore[misc]  # untyped
     """waitress's task dispatcher, keeping its worker threads so that stop() can join them.
 
     waitress's ``create_server`` takes it through ``_dispatcher`` and then leaves starting the

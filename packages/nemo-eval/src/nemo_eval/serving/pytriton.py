@@ -79,7 +79,7 @@ class PyTritonBackend:
             log_file=str(run_dir / "triton.log"),
         )
 
-        @batch
+        @batch  # type: ignore[untyped-decorator]
         def _infer(request: Any) -> dict[str, Any]:
             reqs = [GenerateRequest.from_dict(json.loads(bytes(row[0]))) for row in request]
             results = self.engine.generate(reqs)

@@ -43,7 +43,7 @@ def _replica_class(serve: Any, max_batch_size: int) -> Any:
 
             self.engine = build_engine(EngineSpec(**spec), model_name=model_name)
 
-        @serve.batch(max_batch_size=max_batch_size, batch_wait_timeout_s=0.02)
+        @serve.batch(max_batch_size=max_batch_size, batch_wait_timeout_s=0.02)  # type: ignore[untyped-decorator]
         async def generate(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
             import asyncio
 
