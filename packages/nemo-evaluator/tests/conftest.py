@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shared_data import SHARED
+from shared_data import MISSING, SHARED
 
 
 @pytest.fixture
 def shared_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Point NEMO_EVALUATOR_DATA_DIR at the shared datasets; forbid downloads."""
-    if not (SHARED / "gsm8k" / "test.jsonl").is_file():
-        pytest.skip(f"shared datasets not found at {SHARED}; set NEMO_EVALUATOR_TEST_DATA")
+    if MISSING:
+        pytest.skip(MISSING)
     monkeypatch.setenv("NEMO_EVALUATOR_DATA_DIR", str(SHARED))
     monkeypatch.setenv("NEMO_EVALUATOR_OFFLINE", "1")
     monkeypatch.setenv("NEMO_EVALUATOR_HOME", str(tmp_path / "home"))
@@ -22,6 +22,6 @@ def shared_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 @pytest.fixture
 def shared_data_path() -> Path:
     """The shared datasets folder, without touching the environment."""
-    if not (SHARED / "gsm8k" / "test.jsonl").is_file():
-        pytest.skip(f"shared datasets not found at {SHARED}; set NEMO_EVALUATOR_TEST_DATA")
+    if MISSING:
+        pytest.skip(MISSING)
     return SHARED

@@ -13,3 +13,10 @@ SHARED = Path(
         "NEMO_EVALUATOR_TEST_DATA", str(Path(__file__).resolve().parents[4] / "shared" / "datasets")
     )
 )
+
+MISSING = (
+    None
+    if (SHARED / "gsm8k" / "test.jsonl").is_file()
+    else f"shared datasets not found at {SHARED}; set NEMO_EVALUATOR_TEST_DATA"
+)
+"""Why tests that read the shared datasets must skip, or None when the files are there."""

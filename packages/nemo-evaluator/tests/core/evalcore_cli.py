@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]
+sys.path.insert(0, str(Path(__file__).parent.parent))  # shared_data
+sys.path.insert(0, str(Path(__file__).parent))  # evalcore_support
 
 import evalcore_support  # noqa: F401  (registers tiny_gsm8k and tiny_arc)
 
