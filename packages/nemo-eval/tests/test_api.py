@@ -152,7 +152,12 @@ def test_stop_ends_every_thread_while_clients_keep_connections_open(smol_dir: Pa
                 )
                 assert resp.status_code == 200
             assert _server_threads() - before, "the deployment runs no named threads"
+            port = handle.port
         assert not {t for t in _server_threads() - before if t.is_alive()}
+        # stop() closed those connections itself, so they linger in TIME_WAIT on the server's
+        # port; a new deployment on the same port must still start
+        with deploy(server_port=port) as again:
+            assert requests.get(again.url + "/v1/health", timeout=10).status_code == 200
     finally:
         for session in sessions:
             session.close()
