@@ -37,7 +37,11 @@ def main() -> dict:
     console = Console()
     console.print("Starting SmolLM2-135M-Instruct on 127.0.0.1 (first start converts the weights)")
     results = {}
-    with deploy(server_port=None, max_batch_size=8) as server:
+    # This process only serves and evaluates, so the model may use every core (the server's
+    # default is half of them, to leave room for other work on a shared machine). On 2 idle
+    # cores that cut 8 gsm8k samples from 194 s to 128 s.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with deploy(server_port=None, max_batch_size=8, cpu_threads=cores or 1) as server:
         console.print(f"Serving at {server.url}")
         target = EvaluationTarget(
             api_endpoint=ApiEndpoint(
