@@ -81,9 +81,22 @@ class GenerateResult:
         return cls(**data)
 
 
-def trim_at_stop(
-    res: GenerateResult, stop: list[str], detokenize: Callable[[list[int]], str]
-) -> bool:
+Detokenize = Callable[[list[int]], str]
+
+
+def token_budget(req: GenerateRequest, *, max_context: int) -> int:
+    """Tokens to generate: ``max_tokens`` within what the context window leaves."""
+    return max(0, min(req.max_tokens, max_context - len(req.prompt_ids)))
+
+
+def record_logprob(res: GenerateResult, logprob: float, top: dict[str, float]) -> None:
+    """Append one generated token's log-probability and its top-k alternatives."""
+    assert res.token_logprobs is not None and res.top_logprobs is not None
+    res.token_logprobs.append(float(logprob))
+    res.top_logprobs.append(top)
+
+
+def trim_at_stop(res: GenerateResult, stop: list[str], detokenize: Detokenize) -> bool:
     """Cut ``res`` at the first stop string in its text; True when cut.
 
     The kept tokens are the shortest prefix whose text reaches the stop string (so the last

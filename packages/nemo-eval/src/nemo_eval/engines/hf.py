@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, DeployConfigError, MissingExtraError
-from .base import EngineSpec, GenerateRequest, GenerateResult, trim_at_stop
+from .base import (
+    EngineSpec,
+    GenerateRequest,
+    GenerateResult,
+    record_logprob,
+    token_budget,
+    trim_at_stop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -257,9 +264,7 @@ class HfEngine:
         for i in range(n):
             if wants_logprobs[i]:
                 results[i].token_logprobs, results[i].top_logprobs = [], []
-        budget = [
-            max(0, min(r.max_tokens, self.max_context - lengths[i])) for i, r in enumerate(reqs)
-        ]
+        budget = [token_budget(r, max_context=self.max_context) for r in reqs]
         done = [b == 0 for b in budget]
         cut = [False] * n
         steps = max(budget)
@@ -284,11 +289,15 @@ class HfEngine:
                         # report the end-of-sequence token like OpenAI's API: log-likelihood
                         # clients (lm-eval's local-completions) drop exactly one generated token
                         results[i].stop_token = token
-                        self._record_logprob(results[i], logprobs[i], token, r.logprobs or 0)
+                        record_logprob(
+                            results[i], logprobs[i, token], self._top(logprobs[i], r.logprobs or 0)
+                        )
                     continue
                 results[i].token_ids.append(token)
                 if logprobs is not None and wants_logprobs[i]:
-                    self._record_logprob(results[i], logprobs[i], token, r.logprobs or 0)
+                    record_logprob(
+                        results[i], logprobs[i, token], self._top(logprobs[i], r.logprobs or 0)
+                    )
                 if r.stop and trim_at_stop(results[i], r.stop, self.detokenize):
                     done[i] = cut[i] = True
                 elif len(results[i].token_ids) >= budget[i]:
@@ -310,12 +319,6 @@ class HfEngine:
             if not cut[i]:
                 res.text = self.detokenize(res.token_ids)
         return results
-
-    def _record_logprob(self, res: GenerateResult, row: Any, token: int, top_k: int) -> None:
-        """Append one generated token's log-probability and its top-k alternatives."""
-        assert res.token_logprobs is not None and res.top_logprobs is not None
-        res.token_logprobs.append(float(row[token]))
-        res.top_logprobs.append(self._top(row, top_k))
 
     def _pick(self, logits: Any, req: GenerateRequest, generator: Any) -> int:
         torch = self._torch

@@ -21,13 +21,18 @@ Everything here works on plain lists, so it is tested on the CPU with real value
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .base import GenerateRequest, GenerateResult, trim_at_stop
-
-Detokenize = Callable[[list[int]], str]
+from .base import (
+    Detokenize,
+    GenerateRequest,
+    GenerateResult,
+    record_logprob,
+    token_budget,
+    trim_at_stop,
+)
 
 
 @dataclass(frozen=True)
@@ -43,11 +48,6 @@ class SamplingKey:
     return_prompt_top_n_logprobs: bool
     no_early_termination: bool
     seed: int | None
-
-
-def token_budget(req: GenerateRequest, *, max_context: int) -> int:
-    """Tokens to generate: ``max_tokens`` within the context window (as the hf engine)."""
-    return max(0, min(req.max_tokens, max_context - len(req.prompt_ids)))
 
 
 def sampling_fields(
@@ -155,14 +155,12 @@ def build_result(
             if want:
                 assert generated_log_probs is not None
                 res.stop_token = token
-                res.token_logprobs.append(float(generated_log_probs[i]))  # type: ignore[union-attr]
-                res.top_logprobs.append(tops[i])  # type: ignore[union-attr]
+                record_logprob(res, generated_log_probs[i], tops[i])
             break
         res.token_ids.append(int(token))
         if want:
             assert generated_log_probs is not None
-            res.token_logprobs.append(float(generated_log_probs[i]))  # type: ignore[union-attr]
-            res.top_logprobs.append(tops[i])  # type: ignore[union-attr]
+            record_logprob(res, generated_log_probs[i], tops[i])
         if req.stop and trim_at_stop(res, req.stop, detokenize):
             cut = True
             break
