@@ -64,7 +64,7 @@ class _JoinableDispatcher(ThreadedTaskDispatcher):  # type: ignore[misc]  # unty
     """waitress's task dispatcher, keeping its worker threads so that stop() can join them.
 
     waitress's ``create_server`` takes it through ``_dispatcher`` and then leaves starting the
-    threads to us; waitress itself does not keep the thread objects.
+    threads (``set_thread_count``) to us; waitress itself does not keep the thread objects.
     """
 
     def __init__(self) -> None:
@@ -88,7 +88,6 @@ class HttpServer:
         check_port_free(host, port)
         try:
             self._dispatcher = _JoinableDispatcher()
-            self._dispatcher.set_thread_count(threads)
             self._server = create_server(
                 app,
                 host=host,
@@ -103,6 +102,8 @@ class HttpServer:
                     f"port {port} on {host} is already in use: pass another server_port (--port)"
                 ) from None
             raise
+        # started once the sockets are bound, so a failed start leaves no idle workers behind
+        self._dispatcher.set_thread_count(threads)
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread = threading.Thread(target=self._run, name="nemo-eval-http", daemon=True)
@@ -118,7 +119,7 @@ class HttpServer:
         from waitress import wasyncore
 
         # Let running requests finish before the sockets and the wake-up pipe are closed.
-        self._server.task_dispatcher.shutdown(timeout=10)
+        self._dispatcher.shutdown(timeout=10)
         # ``close()`` alone closes only the listening socket: the loop keeps running while any
         # client holds a keep-alive connection open. Close every socket in the loop's map so
         # the loop thread ends now. A thread that outlives stop() would drop the last reference
