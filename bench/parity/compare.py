@@ -191,6 +191,15 @@ def compare_generation(
     return rep
 
 
+def _post_completions(url: str, body: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+    """POST one completions request to the served model; its JSON answer."""
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return dict(json.loads(resp.read()))
+
+
 def probe(url: str, model: str, context: str, continuation: str) -> str:
     """Replay lm-eval's ``local-completions`` log-likelihood request (``echo``, ``logprobs=1``,
     ``max_tokens=1``) and say whether the generated token it slices off with
@@ -203,11 +212,7 @@ def probe(url: str, model: str, context: str, continuation: str) -> str:
         "logprobs": 1,
         "temperature": 0,
     }
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        out = json.loads(resp.read())
+    out = _post_completions(url, body, timeout=120)
     choice = out["choices"][0]
     generated = out.get("usage", {}).get("completion_tokens")
     if generated == 0:
@@ -237,11 +242,7 @@ def explain_last_token(
         "logprobs": 1,
         "temperature": 0,
     }
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=600) as resp:
-        out = json.loads(resp.read())
+    out = _post_completions(url, body, timeout=600)
     explained = 0
     choices = sorted(out["choices"], key=lambda c: c["index"])
     for (_, _, ours, theirs), choice in zip(diffs, choices, strict=False):
