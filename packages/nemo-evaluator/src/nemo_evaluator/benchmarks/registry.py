@@ -40,6 +40,10 @@ def _load_builtins() -> None:
 
 def get_benchmark(name: str) -> type[Benchmark]:
     """The benchmark class registered as ``name``; an unknown name lists the valid ones."""
+    if name.startswith("lm-eval."):  # every lm-evaluation-harness task, built on demand
+        from ..lm_eval.benchmark import benchmark_class
+
+        return benchmark_class(name.removeprefix("lm-eval."))
     _load_builtins()
     try:
         return _REGISTRY[name]
