@@ -60,13 +60,24 @@ def include_paths(value: str | Path | Sequence[str | Path] | None) -> tuple[str,
 
 @functools.lru_cache(maxsize=8)
 def task_manager(paths: tuple[str, ...] = ()) -> TaskManager:
-    """lm-eval's ``TaskManager`` over its own tasks plus ``paths`` (later folders win)."""
+    """lm-eval's ``TaskManager``: its own tasks when ``paths`` is empty, else only the tasks
+    under ``paths`` (indexing lm-eval's thousands of YAMLs once per process is what costs)."""
     require_lm_eval()
     from lm_eval.tasks import TaskManager
 
     # lm-eval logs every YAML it cannot parse at WARNING; ours are checked separately
     logging.getLogger("lm_eval.tasks._index").setLevel(logging.ERROR)
-    return TaskManager(include_path=list(paths) or None)
+    if not paths:
+        return TaskManager()
+    return TaskManager(include_path=list(paths), include_defaults=False)
+
+
+def index(paths: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Name -> lm-eval index entry: the user's tasks under ``paths`` over lm-eval's own."""
+    merged = dict(task_manager(()).task_index)
+    for path in paths:  # later folders win, as with lm_eval --include_path
+        merged.update(task_manager((path,)).task_index)
+    return merged
 
 
 def check_user_yaml(paths: tuple[str, ...]) -> None:
@@ -117,11 +128,10 @@ class Resolved:
 
 def resolve(name: str, paths: tuple[str, ...] = ()) -> Resolved:
     """The leaf tasks and groups of ``name``, in lm-eval's order (an unknown name: error)."""
-    tm = task_manager(paths)
-    index = tm.task_index
-    if name not in index:
+    entries = index(paths)
+    if name not in entries:
         raise LmEvalTaskError(
-            f"unknown lm-eval task '{name}'{_closest(name, tm.all_tasks)}"
+            f"unknown lm-eval task '{name}'{_closest(name, sorted(entries))}"
             + ("" if paths else " (custom task YAMLs need --include-path DIR)")
         )
     leaves: dict[str, LeafTask] = {}
@@ -130,7 +140,7 @@ def resolve(name: str, paths: tuple[str, ...] = ()) -> Resolved:
     def visit(item: str, depth: int = 0) -> None:
         if depth > 32:
             raise LmEvalTaskError(f"lm-eval group '{name}' nests too deeply (a cycle?)")
-        entry = index.get(item)
+        entry = entries.get(item)
         if entry is None:
             return  # an inline member; lm-eval builds it from its group's own config
         kind = entry.kind.name
@@ -156,9 +166,8 @@ def resolve(name: str, paths: tuple[str, ...] = ()) -> Resolved:
 
 def list_tasks(pattern: str | None = None, paths: tuple[str, ...] = ()) -> list[dict[str, str]]:
     """Rows of ``nemo-evaluator ls --lm-eval [PATTERN]``: name, kind, output type."""
-    tm = task_manager(paths)
     rows = []
-    for name, entry in sorted(tm.task_index.items()):
+    for name, entry in sorted(index(paths).items()):
         if pattern and not fnmatch.fnmatch(name, pattern) and pattern not in name:
             continue
         cfg = entry.cfg or {}
