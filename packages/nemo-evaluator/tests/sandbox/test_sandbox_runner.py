@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from nemo_evaluator.errors import ConfigError, NemoEvaluatorError
 from nemo_evaluator.sandbox import SandboxError, SandboxLimits, check_many, run_program
+
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 HUMANEVAL = Path("/work/shared/datasets/humaneval/HumanEval.jsonl.gz")
 
@@ -59,22 +62,27 @@ def test_stdin_is_empty():
     assert result.passed, result.stderr
 
 
-def test_bad_limits_and_a_missing_interpreter_raise_sandbox_error():
-    with pytest.raises(SandboxError, match="timeout_s"):
+def test_bad_limits_are_config_errors_and_a_missing_interpreter_a_sandbox_error():
+    with pytest.raises(ConfigError, match="timeout_s"):
         SandboxLimits(timeout_s=0)
-    with pytest.raises(SandboxError, match="memory_mb"):
-        SandboxLimits(memory_mb=1)
-    with pytest.raises(SandboxError, match="isolation"):
-        SandboxLimits(isolation="chroot")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="memory_mb"):
+        SandboxLimits(memory_mb=63)
+    SandboxLimits(memory_mb=64)
+    with pytest.raises(ConfigError, match="isolation must be bubblewrap or unsafe"):
+        SandboxLimits(isolation="auto")  # type: ignore[arg-type]
     with pytest.raises(SandboxError, match="no Python interpreter"):
         run_program("pass", python="/nonexistent/python3")
+    assert issubclass(SandboxError, NemoEvaluatorError)
 
 
-def test_the_guard_only_mode_reports_itself_as_weaker():
-    result = run_program("pass", limits=SandboxLimits(isolation="none"))
+def test_the_unsafe_mode_reports_itself_as_weaker():
+    result = run_program("pass", limits=SandboxLimits(isolation="unsafe"))
     assert result.passed
-    assert "netns" not in result.isolation
+    assert "netns" not in result.isolation and "bubblewrap" not in result.isolation
     assert "guard" in result.isolation
+    assert any(w.startswith("unsafe:") for w in result.weaknesses)
+    full = run_program("pass")
+    assert {"bubblewrap", "pidns", "netns", "minimal-root", "sentinel"} <= set(full.isolation)
 
 
 def test_check_many_keeps_order_across_a_mix_of_outcomes():
