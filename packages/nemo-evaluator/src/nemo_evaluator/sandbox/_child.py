@@ -60,12 +60,12 @@ _DISABLED = {
     "replace truncate ftruncate link symlink fork forkpty fchdir chdir chroot chmod fchmod lchmod "
     "chown fchown lchown lchflags chflags setuid seteuid setreuid setresuid setgid setegid setregid "
     "setresgid setgroups setsid setpgid execl execle execlp execlpe execv execve execvp execvpe "
-    "spawnl spawnle spawnlp spawnlpe spawnv spawnve spawnvp spawnvpe posix_spawn posix_spawnp "
-    "register_at_fork",
+    "spawnl spawnle spawnlp spawnlpe spawnv spawnve spawnvp spawnvpe posix_spawn posix_spawnp",
     "shutil": "rmtree move chown copytree",
     "subprocess": "Popen call run check_call check_output getoutput getstatusoutput",
     "builtins": "exit quit help",
 }
+# os.register_at_fork stays: ``random`` calls it on import (four HumanEval tests import random).
 _BLOCKED_MODULES = ("ipdb", "joblib", "resource", "psutil", "tkinter", "multiprocessing")
 
 

@@ -44,8 +44,16 @@ class Runtime:
     hidden: tuple[str, ...]  # directories inside those binds covered by an empty tmpfs
 
 
-def find_bwrap() -> str | None:
-    return shutil.which("bwrap")
+def require_bwrap() -> str:
+    """The ``bwrap`` on PATH, or SandboxError saying how to install it."""
+    found = shutil.which("bwrap")
+    if found is None:
+        raise SandboxError(
+            "bubblewrap is not installed, so model-written code cannot be isolated: "
+            f"apt-get install bubblewrap (or dnf install bubblewrap), or use {UNSAFE_SWITCH} "
+            "to run it without isolation on purpose"
+        )
+    return found
 
 
 def refusal(cause: str) -> str:
@@ -90,7 +98,7 @@ def _query(executable: str) -> dict[str, str]:
 
 def _shared_libraries(binaries: list[str]) -> set[str]:
     """Every shared library ``binaries`` load, as ``ldd`` resolves them (plus the loader)."""
-    ldd = shutil.which("ldd")
+    ldd = shutil.which("ldd") or shutil.which("ldd", path="/usr/bin:/bin")
     if ldd is None:
         raise SandboxError(
             "ldd is not installed, so the sandbox cannot tell which shared libraries Python "
@@ -164,14 +172,7 @@ def command(
     bootstrap: list[str],
 ) -> list[str]:
     """The full bwrap argv that runs ``bootstrap`` (interpreter arguments) in the sandbox."""
-    bwrap = find_bwrap()
-    if bwrap is None:
-        raise SandboxError(
-            "bubblewrap is not installed, so model-written code cannot be isolated: "
-            f"apt-get install bubblewrap (or dnf install bubblewrap), or use {UNSAFE_SWITCH} "
-            "to run it without isolation on purpose"
-        )
-    argv = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+    argv = [require_bwrap(), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     argv += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
     if as_root:  # the bootstrap needs these two to become nobody; it drops them at once
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]

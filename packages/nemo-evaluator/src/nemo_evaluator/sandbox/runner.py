@@ -179,6 +179,7 @@ def _launch(
         argv = [executable, *_bootstrap_args(path, fds, limits, drop=False)]
         env = {**_UNSAFE_ENV, "HOME": workdir, "TMPDIR": workdir}
         return _Launch(argv=argv, cwd=workdir, env=env, workdir=workdir)
+    bubblewrap.require_bwrap()
     runtime = bubblewrap.runtime(executable)
     program_fd = os.memfd_create("program.py")
     os.write(program_fd, program.encode("utf-8"))
