@@ -164,3 +164,22 @@ def test_an_ordinary_user_gets_the_same_sandbox_inside_a_user_namespace():
     assert not any(f"'{name}'" in probe for name in ("etc", "home", "root", "run", "work", "var"))
     assert "userns" in probe and "cgroup-pids" not in probe
     assert bomb.startswith("passed")  # fork() failed at the cap instead of running away
+
+
+def test_a_pass_needs_the_token_from_the_process_that_started_the_harness():
+    # A forked copy runs the rest of the program to its end; the original waits and exits 0.
+    copy_finishes = (
+        "import os, posix\n"
+        "pid = posix.fork()\n"
+        "if pid:\n"
+        "    posix.waitpid(pid, 0)\n"
+        "    os._exit(0)\n"
+        "print('copy finished', flush=True)\n"
+    )
+    result = run_program(copy_finishes)
+    assert (result.status, result.returncode) == ("incomplete", 0)
+    assert "copy finished" in result.stdout
+    # Replacing the functions the harness uses to write the token changes nothing.
+    patched = "import os\nos.getpid = lambda: 2\nos.write = lambda fd, data: len(data)\n"
+    assert run_program(patched).status == "passed"
+    assert run_program(patched + "os._exit(0)\n").status == "incomplete"
