@@ -11,8 +11,9 @@ import tempfile
 
 import pytest
 
-from nemo_evaluator.core.report import entry_tree, fmt, interval, render_report
+from nemo_evaluator.core.report import fmt, interval, render_report
 from nemo_evaluator.core.report_samples import sample_row, split_fewshot
+from nvidia_eval_commons.api.layout import entry_tree
 from nvidia_eval_commons.api.results import (
     EvaluationResult,
     GroupResult,
@@ -194,12 +195,12 @@ def _mmlu_like() -> EvaluationResult:
 def test_groups_fold_into_their_parent_and_charts_show_intervals():
     res = _mmlu_like()
     assert entry_tree(res) == [
-        ("mmlu", 0),
-        ("mmlu_stem", 1),
-        ("mmlu_s0", 2),
-        ("mmlu_s1", 2),
-        ("mmlu_other", 1),
-        ("mmlu_s2", 2),
+        ("mmlu", 0, 5),
+        ("mmlu_stem", 1, 2),
+        ("mmlu_s0", 2, 0),
+        ("mmlu_s1", 2, 0),
+        ("mmlu_other", 1, 1),
+        ("mmlu_s2", 2, 0),
     ]
     page = render_report(res, [])
     top = page.split('<table id="metrics">', 1)[1].split("</table>", 1)[0]

@@ -291,9 +291,12 @@ def cmd_report(args: argparse.Namespace) -> int:
                 )
             results[label] = found
     report = generate_comparison_report(results, all_scores=args.all_scores)
-    report.print(_console())
     out = Path(args.output or f"comparison_{'_'.join(args.ids)}")
     paths = report.write(out)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
+    report.print(_console())
     print(f"Markdown: {paths['markdown']}\nHTML: {paths['html']}")
     return 0
 
@@ -413,7 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("ids", nargs="+", help="invocation ids (or unique prefixes)")
     rp.add_argument("--output", help="directory for comparison.md/.html/.json")
-    rp.add_argument("--all-scores", action="store_true", help="every metric, not one per task")
+    rp.add_argument(
+        "--all-scores",
+        action="store_true",
+        help="every score of every task and group (default: each benchmark's headline score, "
+        "groups folded)",
+    )
+    rp.add_argument("--json", action="store_true", help="print the comparison as JSON on stdout")
     rp.set_defaults(func=cmd_report)
     lg = sub.add_parser("logs", help="a job's (or every job's) log")
     lg.add_argument("id")

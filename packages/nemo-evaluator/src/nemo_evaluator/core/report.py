@@ -7,7 +7,7 @@ prompt as sent (see :mod:`.report_samples`).
 
 Tasks are shown as a tree: the entries no group contains (``mmlu``) first, the groups and
 tasks below them folded; each entry's headline score
-(:mod:`nvidia_eval_commons.api.headline`) comes first.
+(:mod:`nvidia_eval_commons.api.layout`) comes first.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from nvidia_eval_commons.api.headline import headline_key, named_scores
+from nvidia_eval_commons.api.layout import entry_tree, headline_key, named_scores
 from nvidia_eval_commons.api.results import EvaluationResult, Score
 
 from .report_samples import sample_row
@@ -50,30 +50,6 @@ def interval(score: Score) -> tuple[float, float] | None:
     if 0.0 <= score.value <= 1.0:
         lo, hi = max(lo, 0.0), min(hi, 1.0)
     return lo, hi
-
-
-def entry_tree(result: EvaluationResult) -> list[tuple[str, int]]:
-    """``(name, depth)`` of every task and group, parents before their members."""
-    children = {name: list(group.subtasks) for name, group in result.groups.items()}
-    contained = {c for subs in children.values() for c in subs}
-    names = [*result.groups, *result.tasks]
-    order: list[tuple[str, int]] = []
-    seen: set[str] = set()
-
-    def walk(name: str, depth: int) -> None:
-        if name in seen or (name not in result.tasks and name not in result.groups):
-            return
-        seen.add(name)
-        order.append((name, depth))
-        for child in children.get(name, []):
-            walk(child, depth + 1)
-
-    for name in names:
-        if name not in contained:
-            walk(name, 0)
-    for name in names:  # members of a group cycle, if any
-        walk(name, 0)
-    return order
 
 
 def _scores_of(result: EvaluationResult, name: str) -> dict[str, Score]:
@@ -109,7 +85,7 @@ _METRIC_HEAD = (
 
 def _metrics_section(result: EvaluationResult) -> str:
     tree = entry_tree(result)
-    top = [(n, d) for n, d in tree if d == 0]
+    top = [(n, d) for n, d, _ in tree if d == 0]
     parts = [
         f'<div class="wrap"><table id="metrics">{_METRIC_HEAD}<tbody>'
         f"{''.join(_metric_rows(result, top))}</tbody></table></div>"
@@ -118,7 +94,7 @@ def _metrics_section(result: EvaluationResult) -> str:
         parts.append(
             f"<details><summary>all {len(tree)} tasks and groups</summary>"
             f'<div class="wrap"><table id="metrics-all">{_METRIC_HEAD}<tbody>'
-            f"{''.join(_metric_rows(result, tree))}</tbody></table></div></details>"
+            f"{''.join(_metric_rows(result, [(n, d) for n, d, _ in tree]))}</tbody></table></div></details>"
         )
     return "".join(parts)
 
@@ -174,7 +150,7 @@ def _chart(key: str, bars: list[tuple[str, Score]]) -> str:
 
 def _charts_section(result: EvaluationResult) -> str:
     """One chart per score name, over the top entries and their direct members."""
-    shown = [n for n, depth in entry_tree(result) if depth <= 1]
+    shown = [n for n, depth, _ in entry_tree(result) if depth <= 1]
     by_key: dict[str, list[tuple[str, Score]]] = {}
     for name in shown:
         for key, score in _scores_of(result, name).items():

@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from nvidia_eval_commons.api.headline import headline_key
+from nvidia_eval_commons.api.layout import headline_key
 
 _DIGITS = 4
 
