@@ -96,8 +96,13 @@ def _run(args: argparse.Namespace) -> int:
             config_d = {"type": args.type, "output_dir": args.output_dir, "params": {}}
             if args.adapter_config:
                 adapter = yaml.safe_load(Path(args.adapter_config).read_text(encoding="utf-8"))
+        if args.api_key or args.api_key_env:
+            target_d["api_endpoint"].pop("api_key", None)
+            target_d["api_endpoint"].pop("api_key_env", None)
         if args.api_key:
             target_d["api_endpoint"]["api_key"] = args.api_key
+        elif args.api_key_env:
+            target_d["api_endpoint"]["api_key_env"] = args.api_key_env
         _apply_overrides(config_d, args.override)
         params = config_d.setdefault("params", {})
         if args.limit is not None:
@@ -194,7 +199,16 @@ def _add_run(subparsers: Any) -> None:
         help="few-shot examples per prompt; same as -o params.num_fewshot=K",
     )
     p.add_argument("--endpoint-type", choices=("chat", "completions"), help="default: from the URL")
-    p.add_argument("--api-key", help="API key, or the name of an environment variable holding it")
+    keys = p.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="name of the environment variable holding the API key (preferred; only it is saved)",
+    )
+    keys.add_argument(
+        "--api-key",
+        help="the API key itself (visible in the process list; prefer --api-key-env)",
+    )
     p.add_argument("--adapter-config", help="YAML file with an AdapterConfig (interceptors)")
     p.add_argument(
         "-o",

@@ -245,3 +245,6 @@ def test_any_number_of_samples_pages_sorts_and_filters(tmp_path):
     # 3334 wrong rows: page 67 holds the last 34, in natural (numeric) descending order
     assert len(ids) == 34 and ids[0] == "50" and ids[-1] == "1"
     assert 'aria-sort="descending"' in dom
+    # a link to one sample (nv-eval compare's) shows it alone, opened
+    dom = _dom(page, "#doc=4999")
+    assert "1 of 5001 samples (doc 4999 only)" in dom and dom.count('<tr class="detail">') == 1

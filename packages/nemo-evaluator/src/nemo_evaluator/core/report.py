@@ -3,7 +3,9 @@
 No external assets: the style and script (``report_assets/``) are inlined, and the samples are
 embedded as JSON inside a ``<script type="application/json">`` block (``<`` escaped so no text
 can close the tag). The table pages through any number of samples; a row opens to the sample's
-prompt as sent (see :mod:`.report_samples`).
+prompt as sent (see :mod:`.report_samples`). The view is kept in the address:
+``report.html#f=wrong&sort=-v&page=2``; ``report.html#doc=ID`` shows the one sample ``ID``, opened
+(the links of ``nv-eval compare``).
 
 Tasks are shown as a tree: the entries no group contains (``mmlu``) first, the groups and
 tasks below them folded; each entry's headline score
@@ -185,7 +187,8 @@ def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> st
 <h2>Samples</h2>
 <div id="controls"><input id="q" type="search" placeholder="search prompts, answers, targets"
  aria-label="search"><select id="f" aria-label="filter"><option value="all">all ({len(rows)})</option>
-{options}</select><span id="count"></span></div>
+{options}</select><span id="count"></span>
+<button id="all" type="button" hidden>show all samples</button></div>
 <table id="samples"><colgroup><col class="c-doc"><col class="c-st"><col class="c-v"><col>
 <col class="c-ans"><col class="c-tgt"></colgroup>
 <thead><tr><th data-key="id">doc</th><th data-key="st">result</th><th data-key="v">score</th>

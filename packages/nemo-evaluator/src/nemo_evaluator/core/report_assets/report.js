@@ -5,8 +5,8 @@
   const body = document.querySelector('#samples tbody');
   const q = document.getElementById('q'), f = document.getElementById('f');
   const count = document.getElementById('count'), info = document.getElementById('page-info');
-  const size = document.getElementById('page-size');
-  const state = {key: null, dir: 1, page: 0, open: new Set()};
+  const size = document.getElementById('page-size'), all = document.getElementById('all');
+  const state = {key: null, dir: 1, page: 0, open: new Set(), doc: null};
   const ORDER = {correct: 0, wrong: 1, error: 2};
   const natural = new Intl.Collator(undefined, {numeric: true, sensitivity: 'base'});
 
@@ -106,7 +106,8 @@
   }
   function render() {
     const needle = q.value.toLowerCase(), want = f.value;
-    let rows = data.filter(s => (want === 'all' || s.st === want) &&
+    let rows = data.filter(s => (state.doc === null || s.id === state.doc) &&
+                                (want === 'all' || s.st === want) &&
                                 (!needle || haystack(s).includes(needle)));
     if (state.key) rows = rows.slice().sort(compare);
     const per = Number(size.value), pages = Math.max(1, Math.ceil(rows.length / per));
@@ -119,9 +120,13 @@
         td.colSpan = 6; td.appendChild(detail(s)); tr.appendChild(td); body.appendChild(tr);
       }
     }
-    count.textContent = rows.length + ' of ' + data.length + ' samples';
+    count.textContent = rows.length + ' of ' + data.length + ' samples' +
+      (state.doc !== null ? ' (doc ' + state.doc + ' only)' : '');
+    all.hidden = state.doc === null;
     info.textContent = 'page ' + (state.page + 1) + ' of ' + pages;
-    document.getElementById('prev').disabled = state.page === 0;
+    all.addEventListener('click', () => { state.doc = null; reset(); });
+  window.addEventListener('hashchange', () => { load(); render(); });
+  document.getElementById('prev').disabled = state.page === 0;
     document.getElementById('next').disabled = state.page >= pages - 1;
     save();
   }
@@ -135,9 +140,11 @@
       render();
     });
   }
-  // the view is kept in the address (#f=wrong&sort=-v&q=text&page=2): links reopen it
+  // the view is kept in the address (#f=wrong&sort=-v&q=text&page=2): links reopen it;
+  // #doc=ID shows that one sample, opened (the links of `nv-eval compare`)
   function save() {
     const p = new URLSearchParams();
+    if (state.doc !== null) p.set('doc', state.doc);
     if (f.value !== 'all') p.set('f', f.value);
     if (q.value) p.set('q', q.value);
     if (state.key) p.set('sort', (state.dir < 0 ? '-' : '') + state.key);
@@ -156,6 +163,8 @@
       if (th) th.setAttribute('aria-sort', state.dir > 0 ? 'ascending' : 'descending');
     }
     state.page = Math.max(0, (Number(p.get('page')) || 1) - 1);
+    state.doc = p.get('doc');
+    if (state.doc !== null) state.open.add(state.doc);
   }
   const reset = () => { state.page = 0; render(); };
   q.addEventListener('input', reset); f.addEventListener('change', reset);
