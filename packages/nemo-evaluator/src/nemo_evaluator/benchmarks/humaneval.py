@@ -14,7 +14,6 @@ from .base import GenerationOutput, GenerationRequest, Output, Request, SampleSc
 from .common import SourcedBenchmark
 from .extraction import truncate_at_stops
 from .metrics import pass_at_k
-from .registry import register
 
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 K_VALUES = (1, 10, 100)
@@ -32,7 +31,6 @@ def build_program(doc: dict[str, Any], completion: str) -> str:
     return program
 
 
-@register
 class HumanEval(SourcedBenchmark):
     name = "humaneval"
     family = "humaneval"
