@@ -82,6 +82,20 @@ def test_a_prefix_resolver_answers_its_names_only() -> None:
         reg.add_resolver("ext.", resolve)
 
 
+def make_lazy(name: str) -> type[Base]:
+    return type(name, (Base,), {"name": name.upper()})
+
+
+def test_a_resolver_given_by_module_path_is_imported_when_used() -> None:
+    reg = _registry()
+    reg.add_resolver("lazy.", f"{__name__}:make_lazy", usage="lazy.<x>")
+    assert reg.get("lazy.q").name == "LAZY.Q"
+    reg.add_resolver("gone.", "no_such_module_xyz:resolve")
+    assert "gone.a" in reg  # membership does not import the provider
+    with pytest.raises(PluginLoadError, match=r"no_such_module_xyz:resolve of 'gone\.' names"):
+        reg.get("gone.a")
+
+
 def test_entry_point_of_another_distribution(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -45,9 +45,27 @@ class PluginLoadError(ConfigError):
 @dataclass(frozen=True)
 class _Resolver(Generic[T]):
     prefix: str
-    resolve: Callable[[str], T]
-    listing: Callable[[], Iterable[str]] | None
+    resolve: Callable[[str], T] | str
+    listing: Callable[[], Iterable[str]] | str | None
     usage: str
+
+    def get(self, name: str, *, kind: str) -> T:
+        fn = self.resolve
+        if isinstance(fn, str):
+            try:
+                fn = _import(fn)
+            except Exception as exc:
+                raise PluginLoadError(
+                    f"{kind} '{name}' needs the provider {self.resolve} of '{self.prefix}' names, "
+                    f"which failed to import: {type(exc).__name__}: {exc}"
+                ) from exc
+        return fn(name)
+
+    def names(self) -> Iterable[str]:
+        if self.listing is None:
+            return ()
+        fn = _import(self.listing) if isinstance(self.listing, str) else self.listing
+        return fn()
 
 
 def _import(target: str) -> Any:
@@ -107,16 +125,17 @@ class Registry(Generic[T]):
     def add_resolver(
         self,
         prefix: str,
-        resolve: Callable[[str], T],
+        resolve: Callable[[str], T] | str,
         *,
-        listing: Callable[[], Iterable[str]] | None = None,
+        listing: Callable[[], Iterable[str]] | str | None = None,
         usage: str = "",
     ) -> None:
         """Let a provider resolve every name that starts with ``prefix`` (``"lm-eval."``).
 
         ``resolve(name)`` returns the entry or raises a ``ConfigError``; ``listing()`` the names
         to show in listings (leave it out when there are too many); ``usage`` how to write one
-        (``"lm-eval.<task>"``) for error messages.
+        (``"lm-eval.<task>"``) for error messages. ``resolve`` and ``listing`` may be given as
+        ``"module:attr"`` so that the provider is imported only when one of its names is used.
         """
         if any(r.prefix == prefix for r in self._resolvers):
             raise PluginLoadError(f"{self.kind} prefix '{prefix}' has a resolver already")
@@ -132,8 +151,7 @@ class Registry(Generic[T]):
         found = set(self._registered) | set(self._builtins) | set(self._entry_points())
         if with_resolved:
             for r in self._resolvers:
-                if r.listing is not None:
-                    found.update(r.listing())
+                found.update(r.names())
         return sorted(found)
 
     def __contains__(self, name: object) -> bool:
@@ -153,7 +171,7 @@ class Registry(Generic[T]):
             return self._load(name, self._builtins[name], where="built in")
         for r in self._resolvers:
             if name.startswith(r.prefix):
-                return r.resolve(name)
+                return r.get(name, kind=self.kind)
         ep = self._entry_points().get(name)
         if ep is not None:
             return self._load(name, ep.value, where=f"registered by entry point ({self.group})")

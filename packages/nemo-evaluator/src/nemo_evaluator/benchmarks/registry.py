@@ -8,7 +8,9 @@ A separately installed distribution makes a benchmark available as ``my_bench`` 
 
 where ``MyBenchmark`` subclasses :class:`nemo_evaluator.benchmarks.base.Benchmark`. It then
 shows in ``nemo-evaluator ls`` and runs from the CLI, ``evaluate()`` and the launcher's YAML.
-A provider of many names (every ``lm-eval.<task>``) calls ``BENCHMARKS.add_resolver``.
+A provider of many names (every ``lm-eval.<task>``) is added below with
+``BENCHMARKS.add_resolver("lm-eval.", "package.module:resolve", usage="lm-eval.<task>")``: the
+module is imported only when such a name is looked up.
 """
 
 from __future__ import annotations
