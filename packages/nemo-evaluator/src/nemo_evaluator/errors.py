@@ -10,8 +10,11 @@ Tree::
     │   └── UnknownInterceptorError     an interceptor name that nothing registers
     │                                   (both also nvidia_eval_commons.registry.UnknownNameError)
     └── EvaluatorRuntimeError           something failed while running (I/O, a remote service)
-        └── UpstreamError               the model endpoint answered with an error or not at all;
-                                        carries ``status`` and ``body``
+        ├── UpstreamError               the model endpoint answered with an error or not at all;
+        │                               carries ``status`` and ``body``
+        └── SandboxError                the code sandbox cannot run model-written code here (no
+                                        bubblewrap, namespaces refused); never raised for a
+                                        program that merely fails its tests
 
 Config errors are raised before any work starts and say which field to fix; run-time errors
 say what failed and never hide completed work.
@@ -56,10 +59,15 @@ class UpstreamError(EvaluatorRuntimeError):
         self.body = body
 
 
+class SandboxError(EvaluatorRuntimeError):
+    """The code sandbox could not run a check (not: the checked program failed)."""
+
+
 __all__ = [
     "ConfigError",
     "EvaluatorRuntimeError",
     "NemoEvaluatorError",
+    "SandboxError",
     "UnknownBenchmarkError",
     "UnknownInterceptorError",
     "UpstreamError",

@@ -7,6 +7,7 @@ nv-eval logs <id>[.<job>]
 nv-eval kill <id>[.<job>]
 nv-eval export <id> --dest mlflow,wandb,local --format json|csv
 nv-eval report <id> [<id> ...] [--output DIR]
+nv-eval compare <run_a> <run_b> [--gate KEY>=MARGIN] [--json] [--output DIR]
 """
 
 from __future__ import annotations
@@ -415,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--output", help="directory for comparison.md/.html/.json")
     rp.add_argument("--all-scores", action="store_true", help="every metric, not one per task")
     rp.set_defaults(func=cmd_report)
+    from .compare import add_compare_parser
+
+    add_compare_parser(sub)
     lg = sub.add_parser("logs", help="a job's (or every job's) log")
     lg.add_argument("id")
     lg.set_defaults(func=cmd_logs)
