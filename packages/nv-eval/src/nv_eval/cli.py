@@ -22,7 +22,7 @@ from typing import Any
 
 from nvidia_eval_commons import ConfigError
 
-from .errors import NvEvalError
+from .errors import NvEvalError, UnknownExporterError
 
 _POLL_S = 1.0
 _STYLE = {
@@ -333,13 +333,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from nvidia_eval_commons.api.launcher import ExporterSpec
 
     from . import launcher
-    from .exporters import EXPORTER_NAMES, ExportItem, run_exporters
+    from .exporters import EXPORTERS, ExportItem, run_exporters
     from .store import Store
 
     dests = [d.strip() for d in args.dest.split(",") if d.strip()]
-    unknown = [d for d in dests if d not in EXPORTER_NAMES]
+    unknown = [d for d in dests if d not in EXPORTERS]
     if unknown:
-        raise NvEvalError(f"unknown destination '{unknown[0]}'; valid: {', '.join(EXPORTER_NAMES)}")
+        raise UnknownExporterError(f"--dest: {EXPORTERS.unknown(unknown[0])}")
     with Store() as store:
         inv, job = store.resolve(args.id)
         jobs = launcher.refresh(store, inv)
