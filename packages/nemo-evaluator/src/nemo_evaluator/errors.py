@@ -6,7 +6,9 @@ Tree::
     ├── ConfigError (ValueError)        misuse: a bad config or argument, found at start-up;
     │   │                               also a nvidia_eval_commons.ConfigError, so one
     │   │                               ``except ConfigError`` catches both packages' errors
+    │   ├── UnknownBenchmarkError       a benchmark name that nothing registers
     │   └── UnknownInterceptorError     an interceptor name that nothing registers
+    │                                   (both also nvidia_eval_commons.registry.UnknownNameError)
     └── EvaluatorRuntimeError           something failed while running (I/O, a remote service)
         ├── UpstreamError               the model endpoint answered with an error or not at all;
         │                               carries ``status`` and ``body``
@@ -21,6 +23,7 @@ say what failed and never hide completed work.
 from __future__ import annotations
 
 from nvidia_eval_commons.errors import ConfigError as _CommonsConfigError
+from nvidia_eval_commons.registry import UnknownNameError
 
 
 class NemoEvaluatorError(Exception):
@@ -31,7 +34,11 @@ class ConfigError(NemoEvaluatorError, _CommonsConfigError):
     """A configuration or argument that cannot work; raised at start-up, one line."""
 
 
-class UnknownInterceptorError(ConfigError):
+class UnknownBenchmarkError(ConfigError, UnknownNameError):
+    """A benchmark name that is neither built in nor registered through an entry point."""
+
+
+class UnknownInterceptorError(ConfigError, UnknownNameError):
     """An interceptor name that is neither built in nor registered through an entry point."""
 
 
@@ -61,6 +68,7 @@ __all__ = [
     "EvaluatorRuntimeError",
     "NemoEvaluatorError",
     "SandboxError",
+    "UnknownBenchmarkError",
     "UnknownInterceptorError",
     "UpstreamError",
 ]

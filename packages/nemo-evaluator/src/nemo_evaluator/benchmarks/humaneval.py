@@ -20,7 +20,6 @@ from ..stats.estimators import pass_at_k
 from .base import GenerationOutput, GenerationRequest, Output, Request, SampleScore
 from .common import SourcedBenchmark
 from .extraction import truncate_at_stops
-from .registry import register
 
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 K_VALUES = (1, 10, 100)
@@ -38,7 +37,6 @@ def build_program(doc: dict[str, Any], completion: str) -> str:
     return program
 
 
-@register
 class HumanEval(SourcedBenchmark):
     name = "humaneval"
     family = "humaneval"
