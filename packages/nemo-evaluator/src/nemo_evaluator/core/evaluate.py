@@ -29,6 +29,7 @@ from nvidia_eval_commons.api.api_dataclasses import (
     EvaluationTarget,
 )
 from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
+from nvidia_eval_commons.registry import PluginLoadError, UnknownNameError
 
 from ..adapters.switch_interval import ShortSwitchInterval
 from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
@@ -108,8 +109,8 @@ def evaluate(
 def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) -> Benchmark:
     try:
         cls = get_benchmark(task)
-    except KeyError as err:
-        raise EvaluationConfigError(str(err.args[0])) from None
+    except (UnknownNameError, PluginLoadError) as err:
+        raise EvaluationConfigError(str(err)) from None
     etype = target.api_endpoint.endpoint_type
     if etype not in cls.endpoint_types:
         want = " or ".join(cls.endpoint_types)
