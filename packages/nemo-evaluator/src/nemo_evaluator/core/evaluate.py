@@ -152,6 +152,7 @@ def _build_pipeline(
         api_key=ep.resolved_api_key(),
         max_retries=params.max_retries,
         request_timeout=params.request_timeout,
+        sample_timeout=params.sample_timeout,
     )
     stack.callback(pipeline.close)
     if adapter is not None and adapter.local_port is not None:
@@ -225,6 +226,7 @@ def _run_task(
                     top_p=params.top_p,
                     seed=params.seed,
                     loglikelihood_batch_size=int(extra.get("loglikelihood_batch_size", 16)),
+                    sample_timeout=params.sample_timeout,
                 )
                 progress = stack.enter_context(
                     ProgressDisplay(
