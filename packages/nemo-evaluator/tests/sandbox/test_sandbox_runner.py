@@ -147,10 +147,14 @@ def test_an_ordinary_user_gets_the_same_sandbox_inside_a_user_namespace():
     python, setpriv = Path("/usr/bin/python3"), shutil.which("setpriv")
     if os.geteuid() != 0 or setpriv is None or not python.exists():
         pytest.skip("needs root (to become nobody), setpriv (util-linux) and /usr/bin/python3")
+    import pydantic
+
     import nemo_evaluator
     import nvidia_eval_commons
 
-    paths = [str(Path(m.__file__).parents[1]) for m in (nemo_evaluator, nvidia_eval_commons)]
+    # The workspace's packages and its dependencies (pure Python, or built for this CPython).
+    modules = (nemo_evaluator, nvidia_eval_commons, pydantic)
+    paths = [str(Path(m.__file__).parents[1]) for m in modules]
     done = subprocess.run(
         [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", str(python), "-c",
          _AS_ORDINARY_USER.format(paths=paths)],
@@ -183,3 +187,17 @@ def test_a_pass_needs_the_token_from_the_process_that_started_the_harness():
     patched = "import os\nos.getpid = lambda: 2\nos.write = lambda fd, data: len(data)\n"
     assert run_program(patched).status == "passed"
     assert run_program(patched + "os._exit(0)\n").status == "incomplete"
+
+
+def test_ensure_available_warns_once_about_what_it_cannot_enforce(monkeypatch, caplog):
+    from nemo_evaluator.sandbox import ensure_available, runner
+
+    monkeypatch.setattr(runner, "_available", set())
+    with caplog.at_level("WARNING", logger="nemo_evaluator.sandbox.runner"):
+        ensure_available()
+        assert caplog.messages == [] or all("pids cgroup" in m for m in caplog.messages)
+        caplog.clear()
+        ensure_available(SandboxLimits(isolation="unsafe"))
+        ensure_available(SandboxLimits(isolation="unsafe"))  # checked once per mode
+    unsafe = [m for m in caplog.messages if "unsafe:" in m]
+    assert len(unsafe) == 1 and "host's files" in unsafe[0]
