@@ -178,10 +178,10 @@ class _MmluBase(SourcedBenchmark):
             stats.num_errors = num_errors
             # over all items, clustered by subject (Miller 2024), beside the pooled analytic one
             values = [s.metrics[metric][score] for s in scores]
-            subjects = [s.group or "unknown" for s in scores]
+            item_subjects = [s.group or "unknown" for s in scores]
             stats.intervals = [
                 ConfidenceInterval(**iv.as_dict())
-                for iv in score_intervals(values, clusters=subjects)
+                for iv in score_intervals(values, clusters=item_subjects)
             ]
             groups[prefix] = overall
         return tasks, groups
