@@ -66,6 +66,9 @@ class Repeated(Benchmark):
     def describe_dataset(self) -> dict[str, Any]:
         return self.inner.describe_dataset()
 
+    def preflight(self) -> None:
+        self.inner.preflight()
+
     def seeds(self) -> list[int]:
         """The seed of each repeat's first request (recorded in the results)."""
         return [repeat_seed(self.params.seed, r, 0, 1) for r in range(self.repeats)]

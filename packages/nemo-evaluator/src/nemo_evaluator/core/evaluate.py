@@ -212,6 +212,7 @@ def _run_task(
     docs = bench.limit_docs(
         _ordered(bench.load_docs(), extra.get("order_seed")), params.limit_samples
     )
+    bench.preflight()
     ep = target.api_endpoint
     settings = result_settings(task=task, target=target, params=params, adapter=adapter)
     prepare_output_dir(output_dir)

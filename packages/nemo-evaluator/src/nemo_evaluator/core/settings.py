@@ -28,6 +28,7 @@ RUNTIME_EXTRA_KEYS = frozenset(
         "loglikelihood_batch_size",
         "data_dir",
         "order_seed",
+        "accept_modified_dataset",
     }
 )
 # Interceptors that only observe (logging, stats, progress) or replay (cache).
