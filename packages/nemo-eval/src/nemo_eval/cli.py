@@ -18,8 +18,12 @@ from .serving import BACKENDS
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="nemo-eval", description="Serve a model as an OpenAI-compatible API."
+    from nvidia_eval_commons.cli_parser import build_cli_parser
+
+    parser = build_cli_parser(
+        prog="nemo-eval",
+        description="Serve a model as an OpenAI-compatible API.",
+        distribution="nemo-eval",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     dep = sub.add_parser("deploy", help="serve a checkpoint until Ctrl-C or SIGTERM")

@@ -10,10 +10,10 @@ from typing import Any
 
 from ..datasets import DatasetError, read_jsonl
 from ..errors import ConfigError
+from ..stats.estimators import pass_at_k
 from .base import GenerationOutput, GenerationRequest, Output, Request, SampleScore
 from .common import SourcedBenchmark
 from .extraction import truncate_at_stops
-from .metrics import pass_at_k
 from .registry import register
 
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")

@@ -80,6 +80,7 @@ def evaluate(
     if adapter_cfg is not None and not isinstance(adapter_cfg, AdapterConfig):
         adapter_cfg = AdapterConfig.model_validate(adapter_cfg)
     adapter = adapter_cfg if adapter_cfg is not None else target.api_endpoint.adapter_config
+    target.api_endpoint.resolved_api_key()  # an unset api_key_env fails here, before any request
     tasks = config.task_types
     if len(tasks) == 1:
         return _evaluate_task(target, config, adapter, tasks[0], Path(config.output_dir))
@@ -113,9 +114,11 @@ def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) ->
 
 def _resume_hint(output_dir: Path, target: EvaluationTarget) -> str:
     cmd = f"nemo-evaluator run --resume {shlex.quote(str(output_dir))}"
-    key = target.api_endpoint.api_key
-    if key is not None and "api_key" not in target_without_key(target)["api_endpoint"]:
-        cmd += " --api-key YOUR_KEY"
+    ep = target.api_endpoint
+    if ep.api_key_env is not None:
+        cmd += f" --api-key-env {ep.api_key_env}"
+    elif ep.api_key is not None:
+        cmd += " --api-key-env VAR_HOLDING_YOUR_KEY"
     return cmd
 
 

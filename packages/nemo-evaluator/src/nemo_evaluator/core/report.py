@@ -1,4 +1,5 @@
 """A self-contained report.html: the metrics, and every sample with filter and search.
+``report.html#doc=ID`` shows the one sample ``ID`` (the links of ``nv-eval compare``).
 
 No external assets: styles and script are inline, and the samples are embedded as JSON inside a
 ``<script type="application/json">`` block (``<`` escaped so no text can close the tag).
@@ -36,10 +37,12 @@ const count = document.getElementById('count');
 function cls(s){ if (s.error) return 'err'; return s.correct ? 'ok' : 'bad'; }
 function cell(text){ const td=document.createElement('td'); const p=document.createElement('pre');
   p.textContent = text; td.appendChild(p); return td; }
+function linked(){ const m = location.hash.match(/^#doc=(.*)$/); return m ? decodeURIComponent(m[1]) : null; }
 function render(){
-  const needle = q.value.toLowerCase(), want = f.value; body.textContent=''; let n=0;
+  const needle = q.value.toLowerCase(), want = f.value, only = linked(); body.textContent=''; let n=0;
   for (const s of data){
     const k = cls(s);
+    if (only !== null && String(s.doc_id) !== only) continue;
     if (want!=='all' && want!==k) continue;
     if (needle) {
       if (s.search === undefined)
@@ -54,7 +57,8 @@ function render(){
   }
   count.textContent = n + ' of ' + data.length + ' samples' + (n>2000 ? ' (first 2000 shown)' : '');
 }
-q.addEventListener('input', render); f.addEventListener('change', render); render();
+q.addEventListener('input', render); f.addEventListener('change', render);
+window.addEventListener('hashchange', render); render();
 """
 
 

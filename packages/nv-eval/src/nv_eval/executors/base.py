@@ -39,6 +39,9 @@ class JobSpec:
     total_jobs: int = 1
     job_file: str = ""
     """The job file's text (``job.json``), for executors that ship it themselves."""
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)
+    """Variables the job's process gets in its environment only: never in a file, a script
+    or ``describe`` (a literal API key)."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 from nvidia_eval_commons.api.launcher import DeploymentConfig, LeptonConfig
 
-from ..errors import SchedulerError, require_extra
+from ..errors import LauncherConfigError, SchedulerError, require_extra
 from .base import JOB_DIR_TOKEN, Executor, JobSpec, JobStatus, tail
 
 DEFAULT_IMAGE = "nvcr.io/nvidia/nemo:latest"
@@ -80,6 +80,11 @@ class LeptonExecutor(Executor):
         """The ``LeptonJob`` for one job (validated by the SDK's pydantic models)."""
         common, dep, job = _types()
         cfg = self.config
+        if spec.secret_env:
+            raise LauncherConfigError(
+                "a literal API key cannot be put in a Lepton job spec; store it as a "
+                "workspace secret NAME and write api_key: ${oc.env:NAME}"
+            )
         payload = base64.b64encode(spec.job_file.encode()).decode()
         command = shlex.join(spec.command).replace(JOB_DIR_TOKEN, CONTAINER_JOB_DIR)
         script = (

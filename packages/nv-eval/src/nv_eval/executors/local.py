@@ -63,7 +63,7 @@ class LocalExecutor(Executor):
             "--",
             *spec.command,
         ]
-        env = {**os.environ, **self.env, **spec.env}
+        env = {**os.environ, **self.env, **spec.env, **spec.secret_env}
         with open(spec.job_dir / LOG_NAME, "ab") as log:
             proc = subprocess.Popen(
                 argv,

@@ -3,7 +3,9 @@
 Retried: connection errors, timeouts, a connection that breaks mid-body, 429 (waiting what
 ``Retry-After`` says, up to ``max_retry_after_s``) and 5xx, with exponential backoff and
 jitter (tenacity's ``wait_exponential`` plus ``wait_random``), at most ``max_retries`` times. Other 4xx are
-returned at once. After the last attempt the caller gets a JSON error whose status is the
+returned at once. With an API key configured, the upstream gets that key and a client's own
+``Authorization`` header is dropped; without one, the client's header is forwarded as is.
+After the last attempt the caller gets a JSON error whose status is the
 upstream's (502 when it could not be reached, 504 when it timed out) and whose body carries the
 upstream status and body.
 
@@ -133,7 +135,10 @@ def retry_policy(config: UpstreamConfig) -> dict[str, Any]:
 def upstream_headers(request: AdapterRequest, auth_header: str | None) -> dict[str, str]:
     """The request's headers as sent upstream: hop headers dropped, auth and type added."""
     headers = _clean_headers(request.headers)
-    if auth_header and not any(k.lower() == "authorization" for k in headers):
+    if auth_header:
+        # the configured key wins: a client's own Authorization (lm-eval and the openai
+        # SDK always send one, often a dummy) is dropped, never forwarded
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         headers["Authorization"] = auth_header
     if request.body and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
