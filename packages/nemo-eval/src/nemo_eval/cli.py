@@ -13,8 +13,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from nvidia_eval_commons.api.plugins import SERVING_BACKENDS
+
 from .errors import DeployConfigError, NemoEvalError
-from .serving import BACKENDS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     dep.add_argument(
         "--checkpoint", default=None, help=".nemo, NeMo 2 dir, HF dir or .gguf; default SmolLM2"
     )
-    dep.add_argument("--backend", choices=BACKENDS, default="embedded")
+    dep.add_argument("--backend", choices=SERVING_BACKENDS.names(), default="embedded")
     dep.add_argument("--host", default="127.0.0.1")
     dep.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     dep.add_argument("--model-name", default=None)

@@ -22,7 +22,7 @@ from typing import Any
 
 from nvidia_eval_commons import ConfigError
 
-from .errors import NvEvalError
+from .errors import NvEvalError, UnknownExporterError
 
 _POLL_S = 1.0
 _STYLE = {
@@ -292,9 +292,12 @@ def cmd_report(args: argparse.Namespace) -> int:
                 )
             results[label] = found
     report = generate_comparison_report(results, all_scores=args.all_scores)
-    report.print(_console())
     out = Path(args.output or f"comparison_{'_'.join(args.ids)}")
     paths = report.write(out)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
+    report.print(_console())
     print(f"Markdown: {paths['markdown']}\nHTML: {paths['html']}")
     return 0
 
@@ -330,13 +333,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from nvidia_eval_commons.api.launcher import ExporterSpec
 
     from . import launcher
-    from .exporters import EXPORTER_NAMES, ExportItem, run_exporters
+    from .exporters import EXPORTERS, ExportItem, run_exporters
     from .store import Store
 
     dests = [d.strip() for d in args.dest.split(",") if d.strip()]
-    unknown = [d for d in dests if d not in EXPORTER_NAMES]
+    unknown = [d for d in dests if d not in EXPORTERS]
     if unknown:
-        raise NvEvalError(f"unknown destination '{unknown[0]}'; valid: {', '.join(EXPORTER_NAMES)}")
+        raise UnknownExporterError(f"--dest: {EXPORTERS.unknown(unknown[0])}")
     with Store() as store:
         inv, job = store.resolve(args.id)
         jobs = launcher.refresh(store, inv)
@@ -414,7 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("ids", nargs="+", help="invocation ids (or unique prefixes)")
     rp.add_argument("--output", help="directory for comparison.md/.html/.json")
-    rp.add_argument("--all-scores", action="store_true", help="every metric, not one per task")
+    rp.add_argument(
+        "--all-scores",
+        action="store_true",
+        help="every score of every task and group (default: each benchmark's headline score, "
+        "groups folded)",
+    )
+    rp.add_argument("--json", action="store_true", help="print the comparison as JSON on stdout")
     rp.set_defaults(func=cmd_report)
     from .compare import add_compare_parser
 

@@ -25,12 +25,11 @@ from typing import Any, cast
 
 from nvidia_eval_commons import ConfigError
 from nvidia_eval_commons.api.launcher import LauncherConfig
+from nvidia_eval_commons.api.plugins import ENGINES, EXECUTORS
 from nvidia_eval_commons.env import env_reference
 
 from .errors import LauncherConfigError, UnknownExecutorError, UnknownTaskError
 
-EXECUTORS = ("local", "slurm", "lepton")
-DEPLOYMENTS = ("none", "hf", "nemo")
 REQUIRED_FIELDS = ("target.api_endpoint.url", "config.type", "config.output_dir")
 _PACKAGED = str(Path(__file__).parent / "configs")
 LITERAL_KEY_ENV = "NV_EVAL_API_KEY"
@@ -143,15 +142,21 @@ def _take_literal_key(data: dict[str, Any]) -> dict[str, str]:
 
 
 def check_tasks(tasks: list[str]) -> None:
-    from nemo_evaluator.benchmarks import list_benchmarks
+    from nemo_evaluator.benchmarks.registry import BENCHMARKS
 
-    valid = sorted(list_benchmarks())
-    unknown = [t for t in tasks if t not in valid]
-    if unknown:
-        raise UnknownTaskError(
-            f"unknown task {', '.join(repr(t) for t in unknown)} in config.type; "
-            f"valid tasks: {', '.join(valid)}"
-        )
+    for task in tasks:
+        if task not in BENCHMARKS:
+            raise UnknownTaskError(f"config.type: {BENCHMARKS.unknown(task)}")
+
+
+def _check_executor(name: str, *, where: str) -> None:
+    if name not in EXECUTORS:
+        raise UnknownExecutorError(f"{where}{EXECUTORS.unknown(name)}")
+
+
+def _packaged_group(group: str, name: str) -> list[str]:
+    """The packaged defaults of a built-in executor/deployment; none for a third-party one."""
+    return [f"{group}={name}"] if (Path(_PACKAGED) / group / f"{name}.yaml").is_file() else []
 
 
 def compose_config(
@@ -173,10 +178,8 @@ def compose_config(
             f"config '{name}.yaml' not found in {directory}; "
             "run from its directory or pass --config-dir"
         )
-    if executor is not None and executor not in EXECUTORS:
-        raise UnknownExecutorError(
-            f"unknown executor '{executor}'; valid executors: {', '.join(EXECUTORS)}"
-        )
+    if executor is not None:
+        _check_executor(executor, where="--executor: ")
     parsed = _parse_overrides(list(overrides))
     try:
         user = _compose(str(directory), name, [])
@@ -184,17 +187,17 @@ def compose_config(
         if executor is not None:
             OmegaConf.update(user, "execution.executor", executor, force_add=True)
         chosen = OmegaConf.select(user, "execution.executor", default="local")
-        if chosen not in EXECUTORS:
-            raise UnknownExecutorError(
-                f"unknown executor '{chosen}' in execution.executor; "
-                f"valid executors: {', '.join(EXECUTORS)}"
-            )
+        _check_executor(chosen, where="execution.executor: ")
         deployment = OmegaConf.select(user, "deployment.type", default="none") or "none"
-        if deployment not in DEPLOYMENTS:
+        if deployment != "none" and deployment not in ENGINES:
             raise LauncherConfigError(
-                f"unknown deployment.type '{deployment}'; valid types: {', '.join(DEPLOYMENTS)}"
+                f"deployment.type: {ENGINES.unknown(deployment)} (or 'none' to skip deployment)"
             )
-        base = _compose(_PACKAGED, "base", [f"execution={chosen}", f"deployment={deployment}"])
+        base = _compose(
+            _PACKAGED,
+            "base",
+            _packaged_group("execution", chosen) + _packaged_group("deployment", deployment),
+        )
         OmegaConf.set_struct(base, False)
         # base is a DictConfig, so the merge is one too
         merged = cast(DictConfig, OmegaConf.merge(base, user))
@@ -250,8 +253,6 @@ def masked(data: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "DEPLOYMENTS",
-    "EXECUTORS",
     "LITERAL_KEY_ENV",
     "REQUIRED_FIELDS",
     "ComposedConfig",

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from nvidia_eval_commons.api.launcher import LauncherConfig
+from nvidia_eval_commons.api.plugins import EXECUTORS
 from nvidia_eval_commons.env import read_env
 
 from .config import ComposedConfig, masked
@@ -64,29 +65,10 @@ def check_secrets(composed: ComposedConfig) -> None:
 
 
 def make_executor(name: str, model: LauncherConfig, *, invocation_id: str = "") -> Executor:
-    ex = model.execution
-    if name == "local":
-        from .executors.local import LocalExecutor
-
-        return LocalExecutor(env=ex.local.env)
-    if name == "slurm":
-        from nvidia_eval_commons.api.launcher import SlurmConfig
-
-        from .executors.slurm import SlurmExecutor
-
-        return SlurmExecutor(ex.slurm or SlurmConfig(), invocation_id=invocation_id)
-    if name == "lepton":
-        from nvidia_eval_commons.api.launcher import LeptonConfig
-
-        from .executors.lepton import LeptonExecutor
-
-        return LeptonExecutor(
-            ex.lepton or LeptonConfig(),
-            invocation_id=invocation_id,
-            secret_envs=secret_envs(model),
-            deployment=model.deployment,
-        )
-    raise UnknownExecutorError(f"unknown executor '{name}'; valid executors: local, slurm, lepton")
+    if name not in EXECUTORS:
+        raise UnknownExecutorError(str(EXECUTORS.unknown(name)))
+    cls: type[Executor] = EXECUTORS.get(name)
+    return cls.from_config(model, invocation_id=invocation_id, secret_envs=secret_envs(model))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nvidia_eval_commons.api.launcher import DeploymentConfig, LeptonConfig
+from nvidia_eval_commons.api.launcher import DeploymentConfig, LauncherConfig, LeptonConfig
 
 from ..errors import LauncherConfigError, SchedulerError, require_extra
 from .base import JOB_DIR_TOKEN, Executor, JobSpec, JobStatus, tail
@@ -74,6 +74,17 @@ class LeptonExecutor(Executor):
         self.invocation_id = invocation_id
         self.secret_envs = secret_envs
         self.deployment = deployment
+
+    @classmethod
+    def from_config(
+        cls, config: LauncherConfig, *, invocation_id: str, secret_envs: tuple[str, ...] = ()
+    ) -> LeptonExecutor:
+        return cls(
+            config.execution.lepton,
+            invocation_id=invocation_id,
+            secret_envs=secret_envs,
+            deployment=config.deployment,
+        )
 
     # -- specs ---------------------------------------------------------------------------
     def job_spec(self, spec: JobSpec) -> Any:

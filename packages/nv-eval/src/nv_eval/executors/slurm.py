@@ -18,7 +18,7 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from nvidia_eval_commons.api.launcher import SlurmConfig, SshConfig
+from nvidia_eval_commons.api.launcher import LauncherConfig, SlurmConfig, SshConfig
 
 from ..errors import SchedulerError
 from .base import (
@@ -127,6 +127,12 @@ class SlurmExecutor(Executor):
         self.config = config or SlurmConfig()
         self.invocation_id = invocation_id
         self.shell = Shell(self.config.ssh)
+
+    @classmethod
+    def from_config(
+        cls, config: LauncherConfig, *, invocation_id: str, secret_envs: tuple[str, ...] = ()
+    ) -> SlurmExecutor:
+        return cls(config.execution.slurm, invocation_id=invocation_id)
 
     # -- paths ---------------------------------------------------------------------------
     def remote_dir(self, job_dir: Path) -> str:

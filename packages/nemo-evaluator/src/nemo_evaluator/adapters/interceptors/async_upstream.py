@@ -4,8 +4,10 @@ The evaluate core runs its documents as coroutines on one thread (see
 ``nemo_evaluator.core.runner``), so hundreds of requests can wait on the upstream without a
 thread each. This call keeps every rule of the threaded one (the same
 :class:`UpstreamConfig`, tenacity retry policy, ``Retry-After`` handling, headers and final
-error bodies; see :mod:`.upstream`) and sends through one ``aiohttp.ClientSession`` with a
-keep-alive connection pool. Answers are read whole: client mode never streams.
+error bodies, ``request_timeout`` as the deadline of one whole attempt and ``sample_timeout``
+across all of them; see :mod:`.upstream`) and sends through one ``aiohttp.ClientSession``
+with a keep-alive connection pool. On an event loop the deadline is plain: the attempt is a
+coroutine cancelled when its time is up. Answers are read whole: client mode never streams.
 
 A session belongs to the event loop that created it; :meth:`close` must be awaited on that
 loop.
@@ -26,6 +28,7 @@ from .upstream import (
     _Retryable,
     _StatusError,
     _TransportError,
+    deadline_error,
     failure_response,
     note_attempts,
     parse_retry_after,
@@ -43,15 +46,23 @@ class AsyncUpstreamCall:
         self.loop = asyncio.get_running_loop()
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=None),
-            timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=config.connect_timeout, sock_read=config.request_timeout
-            ),
             auto_decompress=True,
             skip_auto_headers=("User-Agent",),
         )
         self._policy = retry_policy(config)
 
-    async def _once(self, request: AdapterRequest, url: str) -> AdapterResponse:
+    async def _once(
+        self, request: AdapterRequest, url: str, call_deadline: float | None
+    ) -> AdapterResponse:
+        """One attempt, all of it (connect, send, read) within ``request_timeout``."""
+        now = time.monotonic()
+        deadline = now + self.config.request_timeout
+        if call_deadline is not None:
+            deadline = min(deadline, call_deadline)
+        left = max(deadline - now, 0.001)
+        timeout = aiohttp.ClientTimeout(
+            total=left, sock_connect=min(self.config.connect_timeout, left)
+        )
         try:
             async with self.session.request(
                 request.method,
@@ -59,11 +70,12 @@ class AsyncUpstreamCall:
                 data=request.body or None,
                 headers=upstream_headers(request, self.auth_header),
                 allow_redirects=False,
+                timeout=timeout,
             ) as resp:
                 body = await resp.read()
                 status, raw_headers = resp.status, resp.headers
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise _TransportError(exc, timeout=True) from exc
+            raise _TransportError(deadline_error(self.config), timeout=True) from exc
         except aiohttp.ClientError as exc:  # refused, reset, broken mid-body
             raise _TransportError(exc, timeout=False) from exc
         headers = _clean_headers(raw_headers)
@@ -75,23 +87,13 @@ class AsyncUpstreamCall:
     async def __call__(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
         url = ctx.upstream_url
         started = time.perf_counter()
-        try:
-            # the first attempt outside tenacity, as in UpstreamCall: most calls succeed at once
-            response = await self._once(request, url)
-        except _Retryable as exc:
-            first_failure: _Retryable | None = exc
-        else:
-            response.attempts = 1
-            response.latency_s = time.perf_counter() - started
-            return response
+        sample_timeout = self.config.sample_timeout
+        call_deadline = time.monotonic() + sample_timeout if sample_timeout else None
         retrying = AsyncRetrying(**self._policy)
         try:
             async for attempt in retrying:
                 with attempt:
-                    if first_failure is not None:  # tenacity's attempt 1 is the one above
-                        failed, first_failure = first_failure, None
-                        raise failed
-                    response = await self._once(request, url)
+                    response = await self._once(request, url, call_deadline)
         except _Retryable as exc:
             response = failure_response(exc, url)
         response.attempts = int(retrying.statistics.get("attempt_number", 1))
