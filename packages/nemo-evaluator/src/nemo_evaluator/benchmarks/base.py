@@ -153,6 +153,9 @@ class Benchmark(ABC):
     description: ClassVar[str] = ""
     default_num_fewshot: ClassVar[int] = 0
     default_max_new_tokens: ClassVar[int] = 256
+    score_blocks: ClassVar[bool] = False
+    """True when ``score`` waits on something (runs a program): the runner then calls it in a
+    worker thread instead of on its event loop."""
 
     def __init__(self, *, params: ConfigParams, data_dir: str | Path | None = None) -> None:
         self.params = params
