@@ -173,6 +173,11 @@ class Benchmark(ABC):
     def load_docs(self) -> list[dict[str, Any]]:
         """Evaluation documents in a fixed order; each has a unique string ``doc_id``."""
 
+    def preflight(self) -> None:
+        """Raise, before any request is sent, what would fail every sample (e.g. no code
+        sandbox on this machine); nothing by default."""
+        return None
+
     @abstractmethod
     def build_requests(self, doc: dict[str, Any]) -> list[Request]:
         """The requests one document needs (one generation, or one per answer choice)."""

@@ -66,8 +66,10 @@ class HumanEval(SourcedBenchmark):
             )
         return SandboxLimits(timeout_s=self.timeout_s, isolation=isolation)
 
-    def load_docs(self) -> list[dict[str, Any]]:
+    def preflight(self) -> None:
         ensure_available(self.limits)  # refuse before any request, not after inference
+
+    def load_docs(self) -> list[dict[str, Any]]:
         rows = read_jsonl(self.source.path("HumanEval.jsonl.gz"))
         docs = []
         for i, row in enumerate(rows):

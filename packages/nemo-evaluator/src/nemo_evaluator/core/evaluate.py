@@ -194,6 +194,7 @@ def _run_task(
     fraction = max_error_fraction(params)
     bench = _benchmark(task, target, config)
     docs = bench.limit_docs(bench.load_docs(), params.limit_samples)
+    bench.preflight()
     ep = target.api_endpoint
     settings = result_settings(task=task, target=target, params=params, adapter=adapter)
     prepare_output_dir(output_dir)
