@@ -45,6 +45,7 @@ class HumanEval(SourcedBenchmark):
     description = "HumanEval: complete the function, run its tests in a sandbox (pass@k)"
     default_num_fewshot = 0
     default_max_new_tokens = 1024
+    score_blocks = True  # runs each completion's tests in the sandbox
 
     @property
     def n_samples(self) -> int:

@@ -27,6 +27,7 @@ RUNTIME_EXTRA_KEYS = frozenset(
         "quiet",
         "loglikelihood_batch_size",
         "data_dir",
+        "order_seed",
         "accept_modified_dataset",
     }
 )
