@@ -1,11 +1,24 @@
-"""Metrics shared by the benchmarks: multiple-choice accuracy, pass@k, group aggregation."""
+"""Metrics shared by the benchmarks: multiple-choice accuracy, group aggregation, and pass@k
+(from :mod:`nemo_evaluator.stats`)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 
-from nvidia_eval_commons.api.results import GroupResult, MetricResult, Score, ScoreStats, TaskResult
+from nvidia_eval_commons.api.results import (
+    ConfidenceInterval,
+    GroupResult,
+    MetricResult,
+    Score,
+    ScoreStats,
+    TaskResult,
+)
+
+from ..stats.estimators import pass_at_k
+from ..stats.intervals import DEFAULT_LEVEL, z_value
+
+__all__ = ["first_argmax", "multiple_choice_scores", "pass_at_k", "pooled_stderr", "weighted_group"]
 
 
 def first_argmax(values: Sequence[float]) -> int:
@@ -33,16 +46,6 @@ def multiple_choice_scores(
         "acc_norm": {"acc_norm": 1.0 if pred_norm == gold else 0.0},
     }
     return metrics, pred, pred_norm
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """The unbiased pass@k estimator of Chen et al. (2021): 1 - C(n-c, k) / C(n, k), for
-    ``c`` correct out of ``n`` samples. Computed with exact integers."""
-    if not 0 <= c <= n or k < 1 or k > n:
-        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (n={n}, c={c}, k={k})")
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
 def pooled_stderr(stderrs: Sequence[float], sizes: Sequence[int]) -> float:
@@ -73,14 +76,27 @@ def weighted_group(
     total = sum(sizes)
     mean = sum(v * n for v, n in zip(values, sizes, strict=True)) / total if total else 0.0
     errors = sum(e.metrics[metric].scores[score].stats.num_errors for e in members.values())
+    stderr = pooled_stderr(stderrs, sizes) if len(sizes) > 0 and total > len(sizes) else None
+    half = z_value(DEFAULT_LEVEL) * stderr if stderr is not None and math.isfinite(stderr) else None
     stats = ScoreStats(
         count=total,
         sum=sum(v * n for v, n in zip(values, sizes, strict=True)),
         mean=mean,
-        stderr=pooled_stderr(stderrs, sizes) if len(sizes) > 0 and total > len(sizes) else None,
+        stderr=stderr,
         min=min(values) if values else None,
         max=max(values) if values else None,
         num_errors=errors,
+        intervals=[]
+        if half is None
+        else [
+            ConfidenceInterval(
+                method="analytic",
+                level=DEFAULT_LEVEL,
+                low=mean - half,
+                high=mean + half,
+                stderr=stderr,
+            )
+        ],
     )
     result = MetricResult(scores={score: Score(value=mean, stats=stats)})
     return GroupResult(metrics={metric: result}, subtasks=list(members))

@@ -23,22 +23,34 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nvidia_eval_commons.api.api_dataclasses import (
     AdapterConfig,
     EvaluationConfig,
     EvaluationTarget,
 )
 from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
+from nvidia_eval_commons.registry import PluginLoadError, UnknownNameError
 
 from ..adapters.switch_interval import ShortSwitchInterval
 from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
 from ..benchmarks.registry import get_benchmark
+from ..benchmarks.repeats import Repeated
 from .client import ModelClient
 from .display import ProgressDisplay, print_summary, quiet_requested
 from .endpoint import HttpTransport, endpoint_path, resolve_model_id
 from .errors import EvaluationConfigError, TooManyErrorsError
+from .failures import summary_lines
 from .journal import JOURNAL_NAME, Journal
-from .output import write_results, write_run_config, write_samples
+from .output import (
+    is_disk_error,
+    output_dir_error,
+    prepare_output_dir,
+    write_results,
+    write_run_config,
+    write_samples,
+)
 from .report import write_report
 from .runner import RunStats, allowed_errors, outputs_from_json, run_docs
 from .settings import (
@@ -80,6 +92,7 @@ def evaluate(
     if adapter_cfg is not None and not isinstance(adapter_cfg, AdapterConfig):
         adapter_cfg = AdapterConfig.model_validate(adapter_cfg)
     adapter = adapter_cfg if adapter_cfg is not None else target.api_endpoint.adapter_config
+    target.api_endpoint.resolved_api_key()  # an unset api_key_env fails here, before any request
     tasks = config.task_types
     if len(tasks) == 1:
         return _evaluate_task(target, config, adapter, tasks[0], Path(config.output_dir))
@@ -99,8 +112,8 @@ def evaluate(
 def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) -> Benchmark:
     try:
         cls = get_benchmark(task)
-    except KeyError as err:
-        raise EvaluationConfigError(str(err.args[0])) from None
+    except (UnknownNameError, PluginLoadError) as err:
+        raise EvaluationConfigError(str(err)) from None
     etype = target.api_endpoint.endpoint_type
     bench = cls(params=config.params, data_dir=config.params.extra.get("data_dir"))
     if etype not in bench.endpoint_types:  # an instance may narrow its class's types
@@ -112,6 +125,8 @@ def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) ->
             f"{etype} endpoint; point the target at a {want} URL{hint} or set its type"
         )
     bench.endpoint_type = etype
+    if config.params.repeats > 1:
+        return Repeated(bench, repeats=config.params.repeats)
     return bench
 
 
@@ -125,11 +140,23 @@ def _url_of_type(url: str, endpoint_type: str) -> str | None:
     return None
 
 
+def _ordered(docs: list[dict[str, Any]], seed: Any) -> list[dict[str, Any]]:
+    """The documents in the run's order: as loaded, or shuffled by ``params.extra.order_seed``
+    (so a growing ``limit_samples`` takes the same random items first)."""
+    if seed is None:
+        return docs
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise EvaluationConfigError(f"params.extra.order_seed={seed!r} must be an integer")
+    return [docs[i] for i in np.random.default_rng(seed).permutation(len(docs))]
+
+
 def _resume_hint(output_dir: Path, target: EvaluationTarget) -> str:
     cmd = f"nemo-evaluator run --resume {shlex.quote(str(output_dir))}"
-    key = target.api_endpoint.api_key
-    if key is not None and "api_key" not in target_without_key(target)["api_endpoint"]:
-        cmd += " --api-key YOUR_KEY"
+    ep = target.api_endpoint
+    if ep.api_key_env is not None:
+        cmd += f" --api-key-env {ep.api_key_env}"
+    elif ep.api_key is not None:
+        cmd += " --api-key-env VAR_HOLDING_YOUR_KEY"
     return cmd
 
 
@@ -154,6 +181,7 @@ def _build_pipeline(
         api_key=ep.resolved_api_key(),
         max_retries=params.max_retries,
         request_timeout=params.request_timeout,
+        sample_timeout=params.sample_timeout,
     )
     stack.callback(pipeline.close)
     if adapter is not None and adapter.local_port is not None:
@@ -173,15 +201,34 @@ def _evaluate_task(
     task: str,
     output_dir: Path,
 ) -> EvaluationResult:
+    """One task; a file-system failure becomes one OutputDirError line (the journal stays)."""
+    try:
+        return _run_task(target, config, adapter, task, output_dir)
+    except OSError as err:
+        if is_disk_error(err):
+            raise output_dir_error(err, output_dir) from None
+        raise
+
+
+def _run_task(
+    target: EvaluationTarget,
+    config: EvaluationConfig,
+    adapter: AdapterConfig | None,
+    task: str,
+    output_dir: Path,
+) -> EvaluationResult:
     params = config.params
     extra = params.extra
     rescore = bool(extra.get("rescore"))
     fraction = max_error_fraction(params)
     bench = _benchmark(task, target, config)
-    docs = bench.limit_docs(bench.load_docs(), params.limit_samples)
+    docs = bench.limit_docs(
+        _ordered(bench.load_docs(), extra.get("order_seed")), params.limit_samples
+    )
+    bench.preflight()
     ep = target.api_endpoint
     settings = result_settings(task=task, target=target, params=params, adapter=adapter)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(output_dir)
     journal = Journal(output_dir / JOURNAL_NAME, settings=settings).open()
     if not rescore:
         write_run_config(run_config(target=target, eval_cfg=config, adapter=adapter), output_dir)
@@ -192,6 +239,7 @@ def _evaluate_task(
     resumed = sum(1 for d in docs if str(d["doc_id"]) in done)
     todo = [] if rescore else [d for d in docs if str(d["doc_id"]) not in done]
     quiet = quiet_requested(extra)
+    stopped: TooManyErrorsError | None = None
     try:
         if todo:
             with ExitStack() as stack:
@@ -210,6 +258,7 @@ def _evaluate_task(
                     top_p=params.top_p,
                     seed=params.seed,
                     loglikelihood_batch_size=int(extra.get("loglikelihood_batch_size", 16)),
+                    sample_timeout=params.sample_timeout,
                 )
                 progress = stack.enter_context(
                     ProgressDisplay(
@@ -244,11 +293,11 @@ def _evaluate_task(
         )
         raise
     except TooManyErrorsError as err:
-        journal.close()
-        raise TooManyErrorsError(
+        # still write samples.jsonl and report.html for what finished, then raise
+        stopped = TooManyErrorsError(
             f"{err} (completed samples are kept in {journal.path}; fix the cause and run again "
             "to resume)"
-        ) from None
+        )
     finally:
         journal.close()
     inference_s = time.perf_counter() - t0
@@ -275,6 +324,7 @@ def _evaluate_task(
             "adapter": adapter.model_dump(mode="json") if adapter is not None else None,
         },
         quiet=quiet,
+        stopped=stopped,
     )
 
 
@@ -308,8 +358,13 @@ def _finish(
     output_dir: Path,
     config_dump: dict[str, Any],
     quiet: bool,
+    stopped: TooManyErrorsError | None = None,
 ) -> EvaluationResult:
-    """Score what the journal holds, write every output file, print the summary."""
+    """Score what the journal holds, write every output file, print the summary.
+
+    After an early stop (``stopped``) samples.jsonl and report.html are written for the
+    samples that finished, the error causes are printed, and ``stopped`` is raised.
+    """
     entries = journal.entries
     to_score = [
         d
@@ -335,6 +390,7 @@ def _finish(
     usage: dict[str, int] = {}
     errors = missing = cache_hits = 0
     last_error = None
+    error_texts: list[str] = []
     for doc in docs:
         doc_id = str(doc["doc_id"])
         entry = entries.get(doc_id)
@@ -350,6 +406,7 @@ def _finish(
         if error:
             errors += 1
             last_error = error
+            error_texts.append(str(error))
         else:
             assert isinstance(score, SampleScore)
             scores.append(score)
@@ -399,10 +456,19 @@ def _finish(
                 "timings": {"inference_s": round(inference_s, 3), "total_s": round(duration, 3)},
                 "max_error_fraction": fraction,
                 "dataset": bench.describe_dataset(),
+                **(
+                    {"repeats": {"n": bench.repeats, "seeds": bench.seeds()}}
+                    if isinstance(bench, Repeated)
+                    else {}
+                ),
             },
         ),
     )
     write_report(result, samples, output_dir)
+    for line in summary_lines(error_texts, total=len(docs)):
+        print(line, file=sys.stderr)
+    if stopped is not None:
+        raise stopped
     if errors > allowed_errors(len(docs), fraction):
         raise TooManyErrorsError(
             f"{errors} of {len(docs)} samples failed (max_error_fraction={fraction}); last error: "
