@@ -45,7 +45,7 @@ BENCHMARKS: Registry[type[Benchmark]] = Registry(
 
 # every lm-evaluation-harness task (the lm-eval extra), imported when such a name is used
 BENCHMARKS.add_resolver(
-    "lm-eval.", "nemo_evaluator.lm_eval.benchmark:resolve", usage="lm-eval.<task>"
+    "lm-eval.", "nemo_evaluator.lm_eval.benchmark:resolve_benchmark", usage="lm-eval.<task>"
 )
 
 B = TypeVar("B", bound=type[Benchmark])

@@ -313,9 +313,9 @@ def benchmark_class(name: str) -> type[LmEvalBenchmark]:
     return type(f"LmEval_{name}", (LmEvalBenchmark,), attrs)
 
 
-def resolve(name: str) -> type[LmEvalBenchmark]:
+def resolve_benchmark(name: str) -> type[LmEvalBenchmark]:
     """The benchmark registry's resolver of ``lm-eval.<task>`` names."""
     return benchmark_class(name.removeprefix(PREFIX))
 
 
-__all__ = ["LmEvalBenchmark", "benchmark_class", "resolve", "task_manager"]
+__all__ = ["LmEvalBenchmark", "benchmark_class", "resolve_benchmark", "task_manager"]
