@@ -147,10 +147,14 @@ def test_an_ordinary_user_gets_the_same_sandbox_inside_a_user_namespace():
     python, setpriv = Path("/usr/bin/python3"), shutil.which("setpriv")
     if os.geteuid() != 0 or setpriv is None or not python.exists():
         pytest.skip("needs root (to become nobody), setpriv (util-linux) and /usr/bin/python3")
+    import pydantic
+
     import nemo_evaluator
     import nvidia_eval_commons
 
-    paths = [str(Path(m.__file__).parents[1]) for m in (nemo_evaluator, nvidia_eval_commons)]
+    # The workspace's packages and its dependencies (pure Python, or built for this CPython).
+    modules = (nemo_evaluator, nvidia_eval_commons, pydantic)
+    paths = [str(Path(m.__file__).parents[1]) for m in modules]
     done = subprocess.run(
         [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", str(python), "-c",
          _AS_ORDINARY_USER.format(paths=paths)],
@@ -164,3 +168,36 @@ def test_an_ordinary_user_gets_the_same_sandbox_inside_a_user_namespace():
     assert not any(f"'{name}'" in probe for name in ("etc", "home", "root", "run", "work", "var"))
     assert "userns" in probe and "cgroup-pids" not in probe
     assert bomb.startswith("passed")  # fork() failed at the cap instead of running away
+
+
+def test_a_pass_needs_the_token_from_the_process_that_started_the_harness():
+    # A forked copy runs the rest of the program to its end; the original waits and exits 0.
+    copy_finishes = (
+        "import os, posix\n"
+        "pid = posix.fork()\n"
+        "if pid:\n"
+        "    posix.waitpid(pid, 0)\n"
+        "    os._exit(0)\n"
+        "print('copy finished', flush=True)\n"
+    )
+    result = run_program(copy_finishes)
+    assert (result.status, result.returncode) == ("incomplete", 0)
+    assert "copy finished" in result.stdout
+    # Replacing the functions the harness uses to write the token changes nothing.
+    patched = "import os\nos.getpid = lambda: 2\nos.write = lambda fd, data: len(data)\n"
+    assert run_program(patched).status == "passed"
+    assert run_program(patched + "os._exit(0)\n").status == "incomplete"
+
+
+def test_ensure_available_warns_once_about_what_it_cannot_enforce(monkeypatch, caplog):
+    from nemo_evaluator.sandbox import ensure_available, runner
+
+    monkeypatch.setattr(runner, "_available", set())
+    with caplog.at_level("WARNING", logger="nemo_evaluator.sandbox.runner"):
+        ensure_available()
+        assert caplog.messages == [] or all("pids cgroup" in m for m in caplog.messages)
+        caplog.clear()
+        ensure_available(SandboxLimits(isolation="unsafe"))
+        ensure_available(SandboxLimits(isolation="unsafe"))  # checked once per mode
+    unsafe = [m for m in caplog.messages if "unsafe:" in m]
+    assert len(unsafe) == 1 and "host's files" in unsafe[0]

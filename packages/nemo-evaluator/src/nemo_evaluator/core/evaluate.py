@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nvidia_eval_commons.api.api_dataclasses import (
     AdapterConfig,
     EvaluationConfig,
@@ -34,6 +36,7 @@ from nvidia_eval_commons.registry import PluginLoadError, UnknownNameError
 from ..adapters.switch_interval import ShortSwitchInterval
 from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
 from ..benchmarks.registry import get_benchmark
+from ..benchmarks.repeats import Repeated
 from .client import ModelClient
 from .display import ProgressDisplay, print_summary, quiet_requested
 from .endpoint import HttpTransport, endpoint_path, resolve_model_id
@@ -119,7 +122,20 @@ def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) ->
             f"benchmark '{task}' runs on {want} endpoints but {target.api_endpoint.url} is a "
             f"{etype} endpoint; point the target at a {want} URL or set its type"
         )
-    return cls(params=config.params, data_dir=config.params.extra.get("data_dir"))
+    bench = cls(params=config.params, data_dir=config.params.extra.get("data_dir"))
+    if config.params.repeats > 1:
+        return Repeated(bench, repeats=config.params.repeats)
+    return bench
+
+
+def _ordered(docs: list[dict[str, Any]], seed: Any) -> list[dict[str, Any]]:
+    """The documents in the run's order: as loaded, or shuffled by ``params.extra.order_seed``
+    (so a growing ``limit_samples`` takes the same random items first)."""
+    if seed is None:
+        return docs
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise EvaluationConfigError(f"params.extra.order_seed={seed!r} must be an integer")
+    return [docs[i] for i in np.random.default_rng(seed).permutation(len(docs))]
 
 
 def _resume_hint(output_dir: Path, target: EvaluationTarget) -> str:
@@ -153,6 +169,7 @@ def _build_pipeline(
         api_key=ep.resolved_api_key(),
         max_retries=params.max_retries,
         request_timeout=params.request_timeout,
+        sample_timeout=params.sample_timeout,
     )
     stack.callback(pipeline.close)
     if adapter is not None and adapter.local_port is not None:
@@ -193,7 +210,10 @@ def _run_task(
     rescore = bool(extra.get("rescore"))
     fraction = max_error_fraction(params)
     bench = _benchmark(task, target, config)
-    docs = bench.limit_docs(bench.load_docs(), params.limit_samples)
+    docs = bench.limit_docs(
+        _ordered(bench.load_docs(), extra.get("order_seed")), params.limit_samples
+    )
+    bench.preflight()
     ep = target.api_endpoint
     settings = result_settings(task=task, target=target, params=params, adapter=adapter)
     prepare_output_dir(output_dir)
@@ -236,6 +256,7 @@ def _run_task(
                     top_p=params.top_p,
                     seed=params.seed,
                     loglikelihood_batch_size=int(extra.get("loglikelihood_batch_size", 16)),
+                    sample_timeout=params.sample_timeout,
                 )
                 progress = stack.enter_context(
                     ProgressDisplay(
@@ -433,6 +454,11 @@ def _finish(
                 "timings": {"inference_s": round(inference_s, 3), "total_s": round(duration, 3)},
                 "max_error_fraction": fraction,
                 "dataset": bench.describe_dataset(),
+                **(
+                    {"repeats": {"n": bench.repeats, "seeds": bench.seeds()}}
+                    if isinstance(bench, Repeated)
+                    else {}
+                ),
             },
         ),
     )

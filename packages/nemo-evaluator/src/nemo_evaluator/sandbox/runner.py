@@ -11,6 +11,7 @@ happens. Nothing here changes process-wide state, so checks may run from many th
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import selectors
@@ -34,6 +35,7 @@ MEMORY_EXIT = 86  # keep in sync with _child.py
 SETUP_EXIT = 87
 BWRAP_SIGNAL_BASE = 128  # bwrap's PID 1 reports "died of signal N" as 128 + N
 _DEFAULT_LIMITS = SandboxLimits()
+_log = logging.getLogger(__name__)
 _UNSAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1"}
 # Join every cgroup named before "--", then become the command after it.
 _JOIN_CGROUPS = (
@@ -348,7 +350,8 @@ def ensure_available(limits: SandboxLimits | None = None, *, python: str | None 
     """Raise SandboxError now when this machine cannot run checks with ``limits``.
 
     One trivial check, the first time per interpreter and mode; a caller runs this before
-    spending anything on a run whose completions could not be checked.
+    spending anything on a run whose completions could not be checked. What the sandbox cannot
+    enforce here (the unsafe mode, no pids cgroup) is logged as a warning.
     """
     limits = limits or _DEFAULT_LIMITS
     key = (python or sys.executable, limits.isolation)
@@ -360,6 +363,8 @@ def ensure_available(limits: SandboxLimits | None = None, *, python: str | None 
             f"the code sandbox does not run a trivial program here (status {result.status}: "
             f"{result.stderr.strip()[-200:]}); or use {bubblewrap.UNSAFE_SWITCH}"
         )
+    for weakness in result.weaknesses:
+        _log.warning("code sandbox: %s", weakness)
     _available.add(key)
 
 

@@ -134,11 +134,18 @@ class ConfigParams(StrictModel):
     max_retries: int = Field(default=5, ge=0)
     """Retries of one request on connection errors, timeouts, 429 and 5xx."""
     request_timeout: float = Field(default=300.0, gt=0.0)
-    """Seconds to wait for one response."""
+    """Seconds one attempt of a request may take in all: connect, send and the whole answer
+    (an upstream that trickles bytes is cut off at this deadline)."""
+    sample_timeout: float | None = Field(default=None, gt=0.0)
+    """Seconds one sample may take across all its attempts and the waits between them;
+    empty: no bound beyond ``request_timeout`` per attempt and ``max_retries``."""
     num_fewshot: int | None = Field(default=None, ge=0)
     """Few-shot examples; the benchmark's own default when empty."""
     seed: int | None = None
     """Seed of sampling and few-shot selection; the benchmark's own default when empty."""
+    repeats: int = Field(default=1, ge=1, le=1000)
+    """Samples per document (distinct seeds): with N > 1 a generative benchmark also reports
+    pass@k for k <= N, maj@k and the mean over repeats, with clustered intervals."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Benchmark-specific options."""
 
