@@ -127,6 +127,9 @@ def test_mlflow_export_twice_keeps_one_run_per_job(
     exp = client.get_experiment_by_name("nv-eval")
     runs = client.search_runs([exp.experiment_id])
     assert sorted(r.data.tags["nv_eval.job_id"] for r in runs) == [f"{INV}.0", f"{INV}.1"]
+    # artifacts live beside the store, not in the current directory
+    assert all(r.info.artifact_uri.startswith((tmp_path / "mlartifacts").as_uri()) for r in runs)
+    assert not Path("mlruns").exists()
     # the job's results change (a resumed job): its run is replaced, still one per job
     results = job_dirs[f"{INV}.0"] / "results.json"
     original = results.read_text()

@@ -2,7 +2,8 @@
 
 Options: ``tracking_uri`` (default: a SQLite store ``<invocation dir>/mlflow.db``),
 ``experiment_name`` (default ``nv-eval``), ``tags`` (a dict or a list of labels),
-``run_name`` (default ``<task>-<job id>``). Needs ``pip install 'nv-eval[mlflow]'``.
+``run_name`` (default ``<task>-<job id>``), ``artifact_location`` (of a new experiment; with
+the default store: ``<invocation dir>/mlartifacts``, never the current directory). Needs ``pip install 'nv-eval[mlflow]'``.
 
 Exporting is idempotent: each run is tagged with its job id and the sha256 of the job's
 results; a job already exported with the same results is skipped, and one whose results
@@ -48,7 +49,14 @@ class MlflowExporter(Exporter):
         client = MlflowClient(tracking_uri=uri)
         name = str(self.options.get("experiment_name") or "nv-eval")
         found = client.get_experiment_by_name(name)
-        experiment_id = found.experiment_id if found else client.create_experiment(name)
+        location = self.options.get("artifact_location")
+        if location is None and not self.options.get("tracking_uri"):
+            location = (self.invocation_dir / "mlartifacts").resolve().as_uri()
+        experiment_id = (
+            found.experiment_id
+            if found
+            else client.create_experiment(name, artifact_location=location)
+        )
         user_tags = _tags(self.options.get("tags"))
         run_ids = []
         skipped = replaced = 0
