@@ -51,6 +51,7 @@ from .output import (
     write_run_config,
     write_samples,
 )
+from .preflight import preflight
 from .report import write_report
 from .runner import RunStats, allowed_errors, outputs_from_json, run_docs
 from .settings import (
@@ -231,6 +232,16 @@ def _run_task(
         if todo:
             with ExitStack() as stack:
                 stack.enter_context(ShortSwitchInterval())
+                if extra.get("preflight", True) is not False:
+                    upstream = (
+                        adapter.api_url if adapter is not None and adapter.api_url else ep.url
+                    )
+                    model_id = preflight(
+                        upstream,
+                        endpoint_type=ep.endpoint_type,
+                        api_key=ep.resolved_api_key(),
+                        model_id=model_id,
+                    )
                 pipeline, transport = _build_pipeline(stack, target, config, adapter, output_dir)
                 if model_id is None:
                     model_id = resolve_model_id(
