@@ -116,16 +116,29 @@ def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) ->
     except (UnknownNameError, PluginLoadError) as err:
         raise EvaluationConfigError(str(err)) from None
     etype = target.api_endpoint.endpoint_type
-    if etype not in cls.endpoint_types:
-        want = " or ".join(cls.endpoint_types)
-        raise EvaluationConfigError(
-            f"benchmark '{task}' runs on {want} endpoints but {target.api_endpoint.url} is a "
-            f"{etype} endpoint; point the target at a {want} URL or set its type"
-        )
     bench = cls(params=config.params, data_dir=config.params.extra.get("data_dir"))
+    if etype not in bench.endpoint_types:  # an instance may narrow its class's types
+        want = " or ".join(bench.endpoint_types)
+        url = target.api_endpoint.url
+        hint = f" (e.g. {alt})" if (alt := _url_of_type(url, bench.endpoint_types[0])) else ""
+        raise EvaluationConfigError(
+            f"benchmark '{task}' runs on {want} endpoints but {url} is a "
+            f"{etype} endpoint; point the target at a {want} URL{hint} or set its type"
+        )
+    bench.endpoint_type = etype
     if config.params.repeats > 1:
         return Repeated(bench, repeats=config.params.repeats)
     return bench
+
+
+def _url_of_type(url: str, endpoint_type: str) -> str | None:
+    """``url`` with its OpenAI path switched to ``endpoint_type``'s, when it has one."""
+    chat, completions = "/chat/completions", "/completions"
+    if endpoint_type == "completions" and chat in url:
+        return url.replace(chat, completions)
+    if endpoint_type == "chat" and completions in url and chat not in url:
+        return url.replace(completions, chat)
+    return None
 
 
 def _ordered(docs: list[dict[str, Any]], seed: Any) -> list[dict[str, Any]]:
