@@ -27,6 +27,7 @@ from .base import (
     token_budget,
     trim_at_stop,
 )
+from .token_bytes import TokenBytes, split_bytes, token_string
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class HfEngine:
         self.eos_ids = eos
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else (min(eos) if eos else 0))
+        self._vocab = TokenBytes(tokenizer)
         self._lock = threading.Lock()
 
     @classmethod
@@ -185,8 +187,13 @@ class HfEngine:
     def detokenize(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=False))
 
-    def token_strings(self, ids: list[int]) -> list[str]:
-        return [self.detokenize([i]) for i in ids]
+    def token_bytes(self, ids: list[int]) -> list[bytes]:
+        return split_bytes(ids, vocab=self._vocab, detokenize=self.detokenize)
+
+    def _spell(self, token_id: int) -> str:
+        """One token as the OpenAI layout spells it (a top-logprobs key)."""
+        piece = self._vocab.of([token_id])
+        return token_string(piece[0]) if piece is not None else self.detokenize([token_id])
 
     def chat_prompt(self, messages: list[dict[str, Any]]) -> str:
         if not getattr(self.tokenizer, "chat_template", None):
@@ -210,7 +217,7 @@ class HfEngine:
             return {}
         values, indices = self._torch.topk(logprobs_row, k)
         return {
-            self.detokenize([int(i)]): float(v)
+            self._spell(int(i)): float(v)
             for v, i in zip(values.tolist(), indices.tolist(), strict=False)
         }
 
