@@ -42,7 +42,7 @@ class ContinuationScore:
 def _boundary_tokens(
     tokens: list[str], text_offset: Any, *, context: str, continuation: str
 ) -> list[int]:
-    """Indices of the tokens that hold the continuation (see the module docstring)."""
+    """Indices of the prompt ``tokens`` that hold the continuation (see the module docstring)."""
     prompt = (context + continuation).encode()
     boundary = len(context.encode())
     placed = place_tokens(tokens, prompt)
@@ -56,9 +56,7 @@ def _boundary_tokens(
             if end > boundary:
                 inside.append(i)
             continue
-        if p.lo >= len(prompt) or (
-            offsets is not None and offsets[i] >= len(context + continuation)
-        ):
+        if p.lo >= len(prompt):
             break
         side = _side_of_unplaced(
             i, placed, offsets, tokens, context=context, continuation=continuation
@@ -115,12 +113,14 @@ def _side_of_unplaced(
 
 
 def continuation_logprob(
-    logprobs: dict[str, Any], *, context: str, continuation: str
+    logprobs: dict[str, Any], *, context: str, continuation: str, generated: int = 0
 ) -> ContinuationScore:
     """Sum of the continuation tokens' log-probabilities (see the module docstring's rule).
 
     ``logprobs`` is one choice's ``logprobs`` object: ``tokens``, ``token_logprobs``,
     ``text_offset`` and ``top_logprobs`` (a list of ``{token: logprob}`` dicts).
+    ``generated`` is the ``max_tokens`` the request asked for: that many tokens at the end
+    are the server's own, not the prompt's.
     Offsets are taken relative to the first token's offset, so servers that count from the
     start of a longer buffer still line up.
     """
@@ -140,9 +140,11 @@ def continuation_logprob(
     total = 0.0
     greedy = True
     count = 0
-    for i in _boundary_tokens(
-        tokens, logprobs.get("text_offset"), context=context, continuation=continuation
-    ):
+    offsets = logprobs.get("text_offset")
+    if generated:
+        tokens = tokens[: max(1, len(tokens) - generated)]
+        offsets = offsets[: len(tokens)] if isinstance(offsets, list) else offsets
+    for i in _boundary_tokens(tokens, offsets, context=context, continuation=continuation):
         lp = token_lps[i]
         if lp is None:
             raise ResponseFormatError(
