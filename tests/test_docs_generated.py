@@ -23,3 +23,13 @@ def test_json_schema_is_up_to_date() -> None:
     assert on_disk == launcher_json_schema(), (
         "docs/launcher.schema.json is stale: run `uv run nvidia-eval-schema docs/launcher.schema.json`"
     )
+
+
+def test_results_json_schema_is_up_to_date() -> None:
+    from nvidia_eval_commons.schema import results_json_schema
+
+    on_disk = json.loads((DOCS / "results.schema.json").read_text(encoding="utf-8"))
+    assert on_disk == results_json_schema(), (
+        "docs/results.schema.json is stale: run "
+        "`uv run nvidia-eval-schema --results -o docs/results.schema.json`"
+    )

@@ -100,3 +100,14 @@ def test_ready_line_then_sigterm_exits_0_and_frees_the_port(smol_dir: Path, tmp_
         # SO_REUSEADDR tolerates the closed connections' TIME_WAIT but not a listening socket
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
+
+
+def test_version_and_no_abbreviated_options() -> None:
+    script = Path(sys.executable).with_name("nemo-eval")
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("nemo-eval 0.")
+    # --check is a prefix of --checkpoint: refused, never taken for it
+    done = subprocess.run(
+        [str(script), "deploy", "--check", "x.gguf"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "unrecognized arguments: --check" in done.stderr

@@ -11,6 +11,7 @@ import pytest
 from nv_eval.comparison import generate_comparison_report, load_result
 from nvidia_eval_commons.api.results import (
     EvaluationResult,
+    GroupResult,
     MetricResult,
     Score,
     ScoreStats,
@@ -43,14 +44,95 @@ def results() -> dict[str, dict[str, EvaluationResult]]:
     }
 
 
-def test_table_has_models_by_benchmarks_with_stderr(results: dict) -> None:
+def test_table_has_benchmarks_by_models_with_stderr(results: dict) -> None:
     report = generate_comparison_report(results)
     assert report.models == ["greedy", "sampled"]
-    assert report.columns == ["gsm8k.exact_match.strict-match", "arc_easy.acc_norm"]
+    assert report.rows == ["gsm8k.exact_match.strict-match", "arc_easy.acc_norm"]
     md = report.to_markdown()
-    assert "| greedy | **0.3000 ± 0.0460** | 0.5500 ± 0.0500 |" in md
-    assert "| sampled | 0.2200 ± 0.0410 | **0.6100 ± 0.0490** |" in md
-    assert report.best("arc_easy.acc_norm") == "sampled"
+    assert md.splitlines()[0] == "| benchmark | greedy | sampled |"
+    assert "| gsm8k.exact_match.strict-match | **0.3000 ± 0.0460** | 0.2200 ± 0.0410 |" in md
+    assert "| arc_easy.acc_norm | 0.5500 ± 0.0500 | **0.6100 ± 0.0490** |" in md
+    assert report.best("arc_easy.acc_norm") == ["sampled"]
+
+
+def test_ties_are_ties(results: dict) -> None:
+    results["sampled"]["gsm8k"] = _result("gsm8k", "exact_match", "strict-match", 0.30, 0.01)
+    # equal at the shown precision (4 decimals) is a tie too
+    results["third"] = {"gsm8k": _result("gsm8k", "exact_match", "strict-match", 0.300004, 0.02)}
+    report = generate_comparison_report(results)
+    assert report.best("gsm8k.exact_match.strict-match") == ["greedy", "sampled", "third"]
+    row = next(x for x in report.to_markdown().splitlines() if x.startswith("| gsm8k"))
+    assert row.count("**") == 6
+    # one model alone is nobody's best
+    assert generate_comparison_report({"a": results["greedy"]}).best("arc_easy.acc_norm") == []
+
+
+def _mmlu(value: float) -> EvaluationResult:
+    def metrics(v: float) -> dict:
+        return {
+            "acc": MetricResult(
+                scores={"acc": Score(value=v, stats=ScoreStats(count=9, stderr=0.01))}
+            )
+        }
+
+    subjects = [f"mmlu_s{i:02d}" for i in range(57)]
+    return EvaluationResult(
+        tasks={s: TaskResult(metrics=metrics(value)) for s in subjects},
+        groups={
+            "mmlu_stem": GroupResult(metrics=metrics(value), subtasks=subjects[:30]),
+            "mmlu_other": GroupResult(metrics=metrics(value), subtasks=subjects[30:]),
+            "mmlu": GroupResult(
+                metrics=metrics(value + 0.01), subtasks=["mmlu_stem", "mmlu_other"]
+            ),
+        },
+    )
+
+
+def test_groups_fold_into_their_parent_with_the_headline_first() -> None:
+    three = {
+        f"model-{k}": {
+            "mmlu": _mmlu(0.25 + k / 100),
+            "gsm8k": _result("gsm8k", "exact_match", "strict-match", 0.3, 0.04),
+        }
+        for k in range(3)
+    }
+    report = generate_comparison_report(three)
+    assert report.rows == ["mmlu.acc", "gsm8k.exact_match.strict-match"]
+    assert report.folded["mmlu.acc"] == 59
+    full = generate_comparison_report(three, all_scores=True)
+    assert full.rows[:3] == ["mmlu.acc", "mmlu_stem.acc", "mmlu_s00.acc"]
+    assert len(full.rows) == 61 and full.depth["mmlu_s00.acc"] == 2
+
+
+def test_three_models_fit_80_columns_without_empty_cells() -> None:
+    from rich.console import Console
+
+    three = {
+        f"model-{k}": {
+            "mmlu": _mmlu(0.25 + k / 100),
+            "gsm8k": _result("gsm8k", "exact_match", "strict-match", 0.3 + k / 10, 0.046),
+        }
+        for k in range(3)
+    }
+    console = Console(record=True, width=80)
+    generate_comparison_report(three).print(console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for k in range(3):
+        assert f"model-{k}" in text and f"{0.26 + k / 100:.4f}" in text
+    assert text.count("± 0.0100") == 3 and text.count("± 0.0460") == 3
+    assert "mmlu.acc (+59 folded)" in text
+    # seven models do not fit as columns: one line per benchmark and model, nothing is cut
+    seven = {
+        f"model-{k}": {"gsm8k": _result("gsm8k", "exact_match", "strict-match", 0.1 * k, 0.046)}
+        for k in range(7)
+    }
+    console = Console(record=True, width=80)
+    generate_comparison_report(seven).print(console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert text.count("± 0.0460") == 7 and text.count("0.6000 ± 0.0460") == 1
+    assert all(f"model-{k} " in text for k in range(7))
 
 
 def test_reads_results_files_and_directories(tmp_path: Path, results: dict) -> None:
@@ -70,8 +152,8 @@ def test_reads_results_files_and_directories(tmp_path: Path, results: dict) -> N
 def test_missing_cell_shows_a_dash(results: dict) -> None:
     del results["sampled"]["arc_easy"]
     md = generate_comparison_report(results).to_markdown()
-    assert "| sampled | **0.2200 ± 0.0410** | - |" not in md  # greedy is best on gsm8k
-    assert md.splitlines()[-1].endswith("| - |")
+    assert md.splitlines()[-1] == "| arc_easy.acc_norm | 0.5500 ± 0.0500 | - |"
+    # the only value of a row is not marked best
 
 
 def test_html_is_self_contained_with_a_bar_per_cell(tmp_path: Path, results: dict) -> None:

@@ -212,7 +212,8 @@ def test_report_compares_two_invocations(
     out = capsys.readouterr().out
     assert "model-a" in out and "model-b" in out
     md = (tmp_path / "cmp" / "comparison.md").read_text()
-    assert md.splitlines()[0] == "| model | arc_easy.acc_norm |"
+    assert md.splitlines()[0] == "| benchmark | model-a | model-b |"
+    assert md.splitlines()[2].startswith("| arc_easy.acc_norm | ")
     assert md.count("±") == 2
     page = (tmp_path / "cmp" / "comparison.html").read_text()
     assert page.count("<rect ") == 2

@@ -96,8 +96,12 @@ def test_executor_flag_pulls_in_the_packaged_group(seed_dir: Path) -> None:
         (["~config.type"], None, "Required field 'config.type' not found"),
         (["~config.output_dir"], None, "Required field 'config.output_dir' not found"),
         (["~target.api_endpoint.url"], None, "Required field 'target.api_endpoint.url' not found"),
-        (["config.type=gsm8k,gsm9k"], None, "valid tasks: arc_challenge"),
-        ([], "kubernetes", "valid executors: local, slurm, lepton"),
+        (
+            ["config.type=gsm8k,gsm9k"],
+            None,
+            "config.type: unknown benchmark 'gsm9k'; did you mean 'gsm8k'? valid: 'arc_challenge'",
+        ),
+        ([], "kubernetes", "unknown executor 'kubernetes'; valid: 'lepton', 'local', 'slurm'"),
         (["execution.parallel_jobs=0"], None, "execution.parallel_jobs"),
     ],
 )

@@ -109,15 +109,32 @@ def test_type_takes_a_comma_separated_list_or_a_list() -> None:
 
 
 def test_api_key_literal_or_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nvidia_eval_commons.env import MissingEnvVarError
+
     monkeypatch.setenv("MY_TEST_KEY", "sk-from-env")
-    assert ApiEndpoint(url="http://h/v1", api_key="MY_TEST_KEY").resolved_api_key() == "sk-from-env"
+    by_name = ApiEndpoint(url="http://h/v1", api_key_env="MY_TEST_KEY")
+    assert by_name.resolved_api_key() == "sk-from-env"
+    for text in ("${oc.env:MY_TEST_KEY}", "${env:MY_TEST_KEY}", " ${oc.env:MY_TEST_KEY} "):
+        ep = ApiEndpoint(url="http://h/v1", api_key=text)
+        assert ep.api_key is None and ep.api_key_env == "MY_TEST_KEY"
+        assert ep.resolved_api_key() == "sk-from-env"
+    # a literal is the key itself, whatever its shape, even when a variable has that name
+    assert ApiEndpoint(url="http://h/v1", api_key="MY_TEST_KEY").resolved_api_key() == "MY_TEST_KEY"
     assert ApiEndpoint(url="http://h/v1", api_key="sk-literal").resolved_api_key() == "sk-literal"
-    # an unset all-caps name is taken literally
-    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     assert (
-        ApiEndpoint(url="http://h/v1", api_key="NOT_SET_ANYWHERE").resolved_api_key()
-        == "NOT_SET_ANYWHERE"
+        ApiEndpoint(url="http://h/v1", api_key="${oc.env:A}x").resolved_api_key() == "${oc.env:A}x"
     )
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    unset = ApiEndpoint(url="http://h/v1", api_key_env="NOT_SET_ANYWHERE")
+    with pytest.raises(MissingEnvVarError, match=r"NOT_SET_ANYWHERE .* is not set; export"):
+        unset.resolved_api_key()
+    monkeypatch.setenv("NOT_SET_ANYWHERE", "")  # empty counts as unset
+    with pytest.raises(MissingEnvVarError):
+        unset.resolved_api_key()
+    with pytest.raises(ConfigError, match="not both"):
+        ApiEndpoint(url="http://h/v1", api_key="k", api_key_env="MY_TEST_KEY")
+    with pytest.raises(ConfigError, match="api_key_env"):
+        ApiEndpoint(url="http://h/v1", api_key_env="1BAD-NAME")
 
 
 def test_api_key_never_shows_in_repr_or_dumps() -> None:

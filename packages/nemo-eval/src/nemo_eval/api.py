@@ -25,12 +25,13 @@ from types import TracebackType
 
 import requests
 
+from nvidia_eval_commons.api.plugins import SERVING_BACKENDS
+
 from .checkpoints import resolve_checkpoint
-from .engines.base import EngineSpec, build_engine
+from .engines.base import EngineSpec
 from .errors import DeployConfigError, ServerStartError
 from .openai_api import OpenAiApi
-from .serving import BACKENDS
-from .serving.base import HttpServer, ServingBackend
+from .serving.base import BackendOptions, HttpServer, ServingBackend, ServingBackendClass
 
 log = logging.getLogger(__name__)
 
@@ -119,44 +120,9 @@ class DeploymentHandle:
         return f"DeploymentHandle(url={self.url!r}, model={self.model_name!r}, backend={self.backend.name!r})"
 
 
-def _make_backend(
-    backend: str,
-    spec: EngineSpec,
-    *,
-    model_name: str,
-    max_batch_size: int,
-    num_replicas: int,
-    num_cpus_per_replica: float | None,
-    run_dir: Path,
-    start_timeout: float,
-) -> ServingBackend:
-    if backend == "embedded":
-        from .serving.embedded import EmbeddedBackend
-
-        return EmbeddedBackend(
-            build_engine(spec, model_name=model_name), max_batch_size=max_batch_size
-        )
-    if backend == "pytriton":
-        from .serving.pytriton import PyTritonBackend
-
-        return PyTritonBackend(
-            spec,
-            model_name=model_name,
-            max_batch_size=max_batch_size,
-            run_dir=run_dir,
-            start_timeout=start_timeout,
-        )
-    from .serving.ray import RayBackend
-
-    return RayBackend(
-        spec,
-        model_name=model_name,
-        max_batch_size=max_batch_size,
-        num_replicas=num_replicas,
-        num_cpus_per_replica=num_cpus_per_replica,
-        run_dir=run_dir,
-        start_timeout=start_timeout,
-    )
+def _make_backend(name: str, spec: EngineSpec, *, options: BackendOptions) -> ServingBackend:
+    cls: ServingBackendClass = SERVING_BACKENDS.get(name)
+    return cls.create(spec, options=options)
 
 
 def deploy(
@@ -195,10 +161,8 @@ def deploy(
         and str(nemo_checkpoint) != str(checkpoint)
     ):
         raise DeployConfigError("pass the checkpoint once: nemo_checkpoint and checkpoint differ")
-    if serving_backend not in BACKENDS:
-        raise DeployConfigError(
-            f"unknown serving_backend {serving_backend!r}: use one of {', '.join(BACKENDS)}"
-        )
+    if serving_backend not in SERVING_BACKENDS:
+        raise DeployConfigError(f"serving_backend: {SERVING_BACKENDS.unknown(serving_backend)}")
     for name, value in (
         ("max_input_len", max_input_len),
         ("max_batch_size", max_batch_size),
@@ -239,9 +203,7 @@ def deploy(
     name = model_name or resolved.model_name
     rundir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="nemo_eval_"))
     rundir.mkdir(parents=True, exist_ok=True)
-    backend = _make_backend(
-        serving_backend,
-        spec,
+    options = BackendOptions(
         model_name=name,
         max_batch_size=max_batch_size,
         num_replicas=num_replicas,
@@ -249,6 +211,7 @@ def deploy(
         run_dir=rundir,
         start_timeout=start_timeout,
     )
+    backend = _make_backend(serving_backend, spec, options=options)
     try:
         api = OpenAiApi(
             text=backend.text, submit=backend.submit, model_name=name, max_input_len=max_input_len

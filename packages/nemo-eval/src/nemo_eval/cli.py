@@ -13,20 +13,25 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from nvidia_eval_commons.api.plugins import SERVING_BACKENDS
+
 from .errors import DeployConfigError, NemoEvalError
-from .serving import BACKENDS
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="nemo-eval", description="Serve a model as an OpenAI-compatible API."
+    from nvidia_eval_commons.cli_parser import build_cli_parser
+
+    parser = build_cli_parser(
+        prog="nemo-eval",
+        description="Serve a model as an OpenAI-compatible API.",
+        distribution="nemo-eval",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     dep = sub.add_parser("deploy", help="serve a checkpoint until Ctrl-C or SIGTERM")
     dep.add_argument(
         "--checkpoint", default=None, help=".nemo, NeMo 2 dir, HF dir or .gguf; default SmolLM2"
     )
-    dep.add_argument("--backend", choices=BACKENDS, default="embedded")
+    dep.add_argument("--backend", choices=SERVING_BACKENDS.names(), default="embedded")
     dep.add_argument("--host", default="127.0.0.1")
     dep.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     dep.add_argument("--model-name", default=None)

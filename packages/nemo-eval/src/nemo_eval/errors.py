@@ -3,7 +3,8 @@
 Tree::
 
     NemoEvalError                    base of everything raised on purpose here
-    +-- DeployConfigError (ValueError)   bad arguments to deploy() or the CLI
+    +-- DeployConfigError (ValueError)   bad arguments to deploy() or the CLI; also a
+    |   |                                nvidia_eval_commons ConfigError
     |   +-- CheckpointError              a checkpoint path that is missing or of the wrong format
     +-- MissingExtraError (ImportError)  an optional dependency (extra) is not installed
     +-- HardwareError                    the engine needs hardware this machine lacks (a GPU)
@@ -15,12 +16,14 @@ Tree::
 
 from __future__ import annotations
 
+from nvidia_eval_commons.errors import ConfigError
+
 
 class NemoEvalError(Exception):
     """Base class of the errors raised by nemo_eval."""
 
 
-class DeployConfigError(NemoEvalError, ValueError):
+class DeployConfigError(NemoEvalError, ConfigError):
     """Invalid arguments to ``deploy()`` or ``nemo-eval deploy``."""
 
 

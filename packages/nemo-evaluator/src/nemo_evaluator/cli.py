@@ -4,14 +4,17 @@
 
     nemo-evaluator run --model-url http://127.0.0.1:8080 --model-id m --type gsm8k \\
         --output-dir out [--endpoint-type completions] [-o params.limit_samples=10] [--rescore]
+    nemo-evaluator run --tasks gsm8k --limit 5 --num-fewshot 8 ...   # lm-eval's spellings
     nemo-evaluator run --resume out          # continue an interrupted run from its journal
-    nemo-evaluator ls
+    nemo-evaluator run ... --json            # results.json on stdout
+    nemo-evaluator ls [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -93,19 +96,28 @@ def _run(args: argparse.Namespace) -> int:
             config_d = {"type": args.type, "output_dir": args.output_dir, "params": {}}
             if args.adapter_config:
                 adapter = yaml.safe_load(Path(args.adapter_config).read_text(encoding="utf-8"))
+        if args.api_key or args.api_key_env:
+            target_d["api_endpoint"].pop("api_key", None)
+            target_d["api_endpoint"].pop("api_key_env", None)
         if args.api_key:
             target_d["api_endpoint"]["api_key"] = args.api_key
+        elif args.api_key_env:
+            target_d["api_endpoint"]["api_key_env"] = args.api_key_env
         _apply_overrides(config_d, args.override)
         params = config_d.setdefault("params", {})
+        if args.limit is not None:
+            params["limit_samples"] = args.limit
+        if args.num_fewshot is not None:
+            params["num_fewshot"] = args.num_fewshot
         extra = params.setdefault("extra", {}) if isinstance(params, dict) else {}
         extra.pop("rescore", None)
         if args.rescore:
             extra["rescore"] = True
-        if args.quiet:
+        if args.quiet or args.json:
             extra["quiet"] = True
         target = EvaluationTarget.model_validate(target_d)
         config = EvaluationConfig.model_validate(config_d)
-        evaluate(target, config, adapter)
+        result = evaluate(target, config, adapter)
     except KeyboardInterrupt:
         # the journal is closed and the resume command printed; do not wait for requests
         # still in flight (they would only be thrown away)
@@ -115,7 +127,20 @@ def _run(args: argparse.Namespace) -> int:
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         return _fail(str(message), code=1)
+    if args.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     return 0
+
+
+def _limit(text: str) -> int | float:
+    """``--limit 5`` (samples) or ``--limit 0.1`` (a fraction), as lm-eval reads it."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of samples or a fraction below 1, got {text!r}"
+        ) from None
+    return int(value) if value >= 1 and value.is_integer() else value
 
 
 def _ls(args: argparse.Namespace) -> int:
@@ -125,6 +150,14 @@ def _ls(args: argparse.Namespace) -> int:
         (name, ",".join(cls.endpoint_types), cls.harness_task or "-", cls.description)
         for name, cls in list_benchmarks().items()
     ]
+    if args.json:
+        keys = ("name", "endpoint_types", "harness_task", "description")
+        listing = [
+            dict(zip(keys, (n, t.split(","), None if h == "-" else h, d), strict=True))
+            for n, t, h, d in rows
+        ]
+        print(json.dumps(listing, indent=2))
+        return 0
     width = max((len(r[0]) for r in rows), default=4)
     print(f"{'name':<{width}}  {'endpoints':<18}  {'lm-eval task':<16}  description")
     for name, types, harness, desc in rows:
@@ -139,10 +172,43 @@ def _add_run(subparsers: Any) -> None:
         help="endpoint URL (a bare host gets /v1/completions or /v1/chat/completions)",
     )
     p.add_argument("--model-id", help="model name sent in requests (default: ask /v1/models)")
-    p.add_argument("--type", help="benchmark name(s), comma-separated; see `nemo-evaluator ls`")
-    p.add_argument("--output-dir", help="directory for results, samples, journal and report")
+    p.add_argument(
+        "--type",
+        "--tasks",
+        dest="type",
+        help="benchmark name(s), comma-separated; see `nemo-evaluator ls` (--tasks: lm-eval's name)",
+    )
+    p.add_argument(
+        "--output-dir",
+        "--output_path",
+        dest="output_dir",
+        help="directory for results, samples, journal and report",
+    )
+    p.add_argument(
+        "--limit",
+        type=_limit,
+        metavar="N",
+        help="first N samples (N < 1: that fraction); same as -o params.limit_samples=N",
+    )
+    p.add_argument(
+        "--num-fewshot",
+        "--num_fewshot",
+        dest="num_fewshot",
+        type=int,
+        metavar="K",
+        help="few-shot examples per prompt; same as -o params.num_fewshot=K",
+    )
     p.add_argument("--endpoint-type", choices=("chat", "completions"), help="default: from the URL")
-    p.add_argument("--api-key", help="API key, or the name of an environment variable holding it")
+    keys = p.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="name of the environment variable holding the API key (preferred; only it is saved)",
+    )
+    keys.add_argument(
+        "--api-key",
+        help="the API key itself (visible in the process list; prefer --api-key-env)",
+    )
     p.add_argument("--adapter-config", help="YAML file with an AdapterConfig (interceptors)")
     p.add_argument(
         "-o",
@@ -155,16 +221,24 @@ def _add_run(subparsers: Any) -> None:
     p.add_argument("--rescore", action="store_true", help="recompute metrics from the journal only")
     p.add_argument("--resume", metavar="OUTPUT_DIR", help="continue the run stored in OUTPUT_DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "--json", action="store_true", help="print the results as JSON on stdout (implies -q)"
+    )
     p.set_defaults(func=_run)
 
 
 def _add_ls(subparsers: Any) -> None:
     p = subparsers.add_parser("ls", help="list benchmarks and their endpoint types")
+    p.add_argument("--json", action="store_true", help="the list as JSON on stdout")
     p.set_defaults(func=_ls)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nemo-evaluator", description=__doc__.split("\n")[0])
+    from nvidia_eval_commons.cli_parser import build_cli_parser
+
+    parser = build_cli_parser(
+        prog="nemo-evaluator", description=__doc__.split("\n")[0], distribution="nemo-evaluator"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     adders: list[Callable[[Any], None]] = [_add_run, _add_ls]
     for module in SUBCOMMAND_MODULES:

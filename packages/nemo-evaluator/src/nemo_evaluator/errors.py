@@ -6,10 +6,15 @@ Tree::
     ├── ConfigError (ValueError)        misuse: a bad config or argument, found at start-up;
     │   │                               also a nvidia_eval_commons.ConfigError, so one
     │   │                               ``except ConfigError`` catches both packages' errors
+    │   ├── UnknownBenchmarkError       a benchmark name that nothing registers
     │   └── UnknownInterceptorError     an interceptor name that nothing registers
+    │                                   (both also nvidia_eval_commons.registry.UnknownNameError)
     └── EvaluatorRuntimeError           something failed while running (I/O, a remote service)
-        └── UpstreamError               the model endpoint answered with an error or not at all;
-                                        carries ``status`` and ``body``
+        ├── UpstreamError               the model endpoint answered with an error or not at all;
+        │                               carries ``status`` and ``body``
+        └── SandboxError                the code sandbox cannot run model-written code here (no
+                                        bubblewrap, namespaces refused); never raised for a
+                                        program that merely fails its tests
 
 Config errors are raised before any work starts and say which field to fix; run-time errors
 say what failed and never hide completed work.
@@ -18,6 +23,7 @@ say what failed and never hide completed work.
 from __future__ import annotations
 
 from nvidia_eval_commons.errors import ConfigError as _CommonsConfigError
+from nvidia_eval_commons.registry import UnknownNameError
 
 
 class NemoEvaluatorError(Exception):
@@ -28,7 +34,11 @@ class ConfigError(NemoEvaluatorError, _CommonsConfigError):
     """A configuration or argument that cannot work; raised at start-up, one line."""
 
 
-class UnknownInterceptorError(ConfigError):
+class UnknownBenchmarkError(ConfigError, UnknownNameError):
+    """A benchmark name that is neither built in nor registered through an entry point."""
+
+
+class UnknownInterceptorError(ConfigError, UnknownNameError):
     """An interceptor name that is neither built in nor registered through an entry point."""
 
 
@@ -49,10 +59,16 @@ class UpstreamError(EvaluatorRuntimeError):
         self.body = body
 
 
+class SandboxError(EvaluatorRuntimeError):
+    """The code sandbox could not run a check (not: the checked program failed)."""
+
+
 __all__ = [
     "ConfigError",
     "EvaluatorRuntimeError",
     "NemoEvaluatorError",
+    "SandboxError",
+    "UnknownBenchmarkError",
     "UnknownInterceptorError",
     "UpstreamError",
 ]

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from nemo_evaluator.sandbox import cgroup, run_program
+from nemo_evaluator.sandbox import SandboxError, cgroup, ensure_available
+
+PRINT_CHECK_NAME = "import sys\nprint(sys.argv[-1], flush=True)\n"
 
 
 def processes_mentioning(token: str) -> list[int]:
     """Live PIDs whose command line contains ``token``.
 
-    Every sandboxed process (and anything it forks) carries its working directory in argv, so
-    this finds whatever a check left behind.
+    Every sandboxed process (and anything it forks) carries its check's name as the last
+    argument (``PRINT_CHECK_NAME`` prints it), so this finds whatever a check left behind.
     """
     found = []
     for entry in Path("/proc").iterdir():
@@ -33,8 +35,12 @@ def processes_mentioning(token: str) -> list[int]:
 
 
 @lru_cache(maxsize=1)
-def _isolation() -> tuple[str, ...]:
-    return run_program("pass").isolation
+def _bubblewrap_missing() -> str | None:
+    try:
+        ensure_available()
+    except SandboxError as exc:
+        return str(exc)
+    return None
 
 
 @pytest.fixture
@@ -43,16 +49,15 @@ def leftovers() -> Callable[[str], list[int]]:
 
 
 @pytest.fixture
-def namespaces() -> None:
-    if "netns" not in _isolation():
-        pytest.skip(
-            "network/mount/PID namespaces unavailable here: run as root, or allow unprivileged "
-            "user namespaces (sysctl kernel.unprivileged_userns_clone=1; docker --privileged)"
-        )
+def bubblewrap() -> None:
+    """Skip where the sandbox cannot run: the reason says what installs or allows it."""
+    missing = _bubblewrap_missing()
+    if missing is not None:
+        pytest.skip(f"{missing} (apt-get install bubblewrap; CI installs it)")
 
 
 @pytest.fixture
-def pids_cgroup(namespaces: None) -> None:
+def pids_cgroup(bubblewrap: None) -> None:
     if cgroup.pids_cgroup_base() is None:
         pytest.skip(
             "a real fork bomb needs a writable pids cgroup (root with cgroup v1 pids, or a v2 "

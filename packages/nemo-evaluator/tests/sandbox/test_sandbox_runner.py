@@ -5,12 +5,18 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import os
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
+from nemo_evaluator.errors import ConfigError, NemoEvaluatorError
 from nemo_evaluator.sandbox import SandboxError, SandboxLimits, check_many, run_program
+
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 HUMANEVAL = Path("/work/shared/datasets/humaneval/HumanEval.jsonl.gz")
 
@@ -59,22 +65,27 @@ def test_stdin_is_empty():
     assert result.passed, result.stderr
 
 
-def test_bad_limits_and_a_missing_interpreter_raise_sandbox_error():
-    with pytest.raises(SandboxError, match="timeout_s"):
+def test_bad_limits_are_config_errors_and_a_missing_interpreter_a_sandbox_error():
+    with pytest.raises(ConfigError, match="timeout_s"):
         SandboxLimits(timeout_s=0)
-    with pytest.raises(SandboxError, match="memory_mb"):
-        SandboxLimits(memory_mb=1)
-    with pytest.raises(SandboxError, match="isolation"):
-        SandboxLimits(isolation="chroot")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="memory_mb"):
+        SandboxLimits(memory_mb=63)
+    SandboxLimits(memory_mb=64)
+    with pytest.raises(ConfigError, match="isolation must be bubblewrap or unsafe"):
+        SandboxLimits(isolation="auto")  # type: ignore[arg-type]
     with pytest.raises(SandboxError, match="no Python interpreter"):
         run_program("pass", python="/nonexistent/python3")
+    assert issubclass(SandboxError, NemoEvaluatorError)
 
 
-def test_the_guard_only_mode_reports_itself_as_weaker():
-    result = run_program("pass", limits=SandboxLimits(isolation="none"))
+def test_the_unsafe_mode_reports_itself_as_weaker():
+    result = run_program("pass", limits=SandboxLimits(isolation="unsafe"))
     assert result.passed
-    assert "netns" not in result.isolation
+    assert "netns" not in result.isolation and "bubblewrap" not in result.isolation
     assert "guard" in result.isolation
+    assert any(w.startswith("unsafe:") for w in result.weaknesses)
+    full = run_program("pass")
+    assert {"bubblewrap", "pidns", "netns", "minimal-root", "sentinel"} <= set(full.isolation)
 
 
 def test_check_many_keeps_order_across_a_mix_of_outcomes():
@@ -117,3 +128,76 @@ def test_real_humaneval_items_pass_with_the_canonical_solution_and_fail_with_a_w
     assert [r.status for r in results[:5]] == ["passed"] * 5, [r.stderr for r in results[:5]]
     assert [r.status for r in results[5:]] == ["failed"] * 5
     assert all("AssertionError" in r.stderr or "Error" in r.stderr for r in results[5:])
+
+
+_AS_ORDINARY_USER = """
+import sys
+sys.path[:0] = {paths!r}
+from nemo_evaluator.sandbox import SandboxLimits, run_program
+probe = "import os\\nprint(os.getuid(), sorted(os.listdir('/')))\\n"
+bomb = "import posix\\nwhile True:\\n    try:\\n        posix.fork()\\n    except OSError:\\n        break\\n"
+for program in (probe, bomb):
+    r = run_program(program, python=sys.executable, limits=SandboxLimits(max_processes=8))
+    print(r.status, r.stdout.splitlines()[:1], ",".join(r.isolation))
+"""
+
+
+def test_an_ordinary_user_gets_the_same_sandbox_inside_a_user_namespace():
+    """bubblewrap run as nobody on the host: a new user namespace, the process cap per check."""
+    python, setpriv = Path("/usr/bin/python3"), shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None or not python.exists():
+        pytest.skip("needs root (to become nobody), setpriv (util-linux) and /usr/bin/python3")
+    import pydantic
+
+    import nemo_evaluator
+    import nvidia_eval_commons
+
+    # The workspace's packages and its dependencies (pure Python, or built for this CPython).
+    modules = (nemo_evaluator, nvidia_eval_commons, pydantic)
+    paths = [str(Path(m.__file__).parents[1]) for m in modules]
+    done = subprocess.run(
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", str(python), "-c",
+         _AS_ORDINARY_USER.format(paths=paths)],
+        capture_output=True, text=True, timeout=120, cwd="/",
+    )  # fmt: skip
+    if done.returncode != 0 and "No module named" in done.stderr:
+        pytest.skip(f"/usr/bin/python3 cannot import the sandbox: {done.stderr.strip()[-200:]}")
+    assert done.returncode == 0, done.stderr
+    probe, bomb = done.stdout.splitlines()
+    assert probe.startswith("""passed ["65534 ['dev', """), probe
+    assert not any(f"'{name}'" in probe for name in ("etc", "home", "root", "run", "work", "var"))
+    assert "userns" in probe and "cgroup-pids" not in probe
+    assert bomb.startswith("passed")  # fork() failed at the cap instead of running away
+
+
+def test_a_pass_needs_the_token_from_the_process_that_started_the_harness():
+    # A forked copy runs the rest of the program to its end; the original waits and exits 0.
+    copy_finishes = (
+        "import os, posix\n"
+        "pid = posix.fork()\n"
+        "if pid:\n"
+        "    posix.waitpid(pid, 0)\n"
+        "    os._exit(0)\n"
+        "print('copy finished', flush=True)\n"
+    )
+    result = run_program(copy_finishes)
+    assert (result.status, result.returncode) == ("incomplete", 0)
+    assert "copy finished" in result.stdout
+    # Replacing the functions the harness uses to write the token changes nothing.
+    patched = "import os\nos.getpid = lambda: 2\nos.write = lambda fd, data: len(data)\n"
+    assert run_program(patched).status == "passed"
+    assert run_program(patched + "os._exit(0)\n").status == "incomplete"
+
+
+def test_ensure_available_warns_once_about_what_it_cannot_enforce(monkeypatch, caplog):
+    from nemo_evaluator.sandbox import ensure_available, runner
+
+    monkeypatch.setattr(runner, "_available", set())
+    with caplog.at_level("WARNING", logger="nemo_evaluator.sandbox.runner"):
+        ensure_available()
+        assert caplog.messages == [] or all("pids cgroup" in m for m in caplog.messages)
+        caplog.clear()
+        ensure_available(SandboxLimits(isolation="unsafe"))
+        ensure_available(SandboxLimits(isolation="unsafe"))  # checked once per mode
+    unsafe = [m for m in caplog.messages if "unsafe:" in m]
+    assert len(unsafe) == 1 and "host's files" in unsafe[0]

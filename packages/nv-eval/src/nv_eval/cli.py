@@ -7,6 +7,7 @@ nv-eval logs <id>[.<job>]
 nv-eval kill <id>[.<job>]
 nv-eval export <id> --dest mlflow,wandb,local --format json|csv
 nv-eval report <id> [<id> ...] [--output DIR]
+nv-eval compare <run_a> <run_b> [--gate KEY>=MARGIN] [--json] [--output DIR]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from nvidia_eval_commons import ConfigError
 
-from .errors import NvEvalError
+from .errors import NvEvalError, UnknownExporterError
 
 _POLL_S = 1.0
 _STYLE = {
@@ -33,10 +34,10 @@ _STYLE = {
 }
 
 
-def _console() -> Any:
+def _console(*, stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console()
+    return Console(stderr=stderr)
 
 
 def _runtime(seconds: float | None) -> str:
@@ -86,25 +87,39 @@ def _table(inv: Any, jobs: list[Any]) -> Any:
     return table
 
 
-def _metrics_table(jobs: list[Any]) -> Any | None:
-    import yaml
-    from rich.table import Table
-
+def _job_metrics(jobs: list[Any]) -> dict[str, dict[str, float]]:
+    """``{job_id: {"task.metric.score": value}}`` for the jobs that finished with results."""
     from nvidia_eval_commons.api.results import EvaluationResult
+
+    found: dict[str, dict[str, float]] = {}
+    for job in jobs:
+        path = Path(job.output_dir) / "results.json"
+        if job.state != "success" or not path.is_file():
+            continue
+        result = EvaluationResult.model_validate_json(path.read_text(encoding="utf-8"))
+        found[job.id] = result.flat_metrics()
+    return found
+
+
+def _metrics_table(jobs: list[Any]) -> Any | None:
+    from rich.table import Table
 
     table = Table(title="results", title_justify="left")
     for col in ("job", "task", "metric", "value"):
         table.add_column(col)
+    tasks = {job.id: job.task for job in jobs}
     n = 0
-    for job in jobs:
-        path = Path(job.output_dir) / "results.yml"
-        if job.state != "success" or not path.is_file():
-            continue
-        result = EvaluationResult.model_validate(yaml.safe_load(path.read_text()) or {})
-        for key, value in result.flat_metrics().items():
-            table.add_row(job.id, job.task, key, f"{value:.4f}")
+    for job_id, metrics in _job_metrics(jobs).items():
+        for key, value in metrics.items():
+            table.add_row(job_id, tasks[job_id], key, f"{value:.4f}")
             n += 1
     return table if n else None
+
+
+def _status_json(inv: Any, jobs: list[Any]) -> str:
+    metrics = _job_metrics(jobs)
+    rows = [{**row, "metrics": metrics.get(row["job_id"])} for row in _job_rows(inv, jobs)]
+    return json.dumps({"invocation_id": inv.id, "executor": inv.executor, "jobs": rows}, indent=2)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -122,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         sys.stdout.write(launcher.dry_run(composed))
         return 0
-    console = _console()
+    console = _console(stderr=args.json)
     with Store() as store:
         inv, jobs = launcher.submit(composed, store)
         console.print(
@@ -132,16 +147,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.detach:
             console.print(f"watch it with: nv-eval status {inv.id}")
             return 0
-        return _watch(store, inv, console)
+        return _watch(store, inv, console, as_json=args.json)
 
 
-def _watch(store: Any, inv: Any, console: Any) -> int:
+def _watch(store: Any, inv: Any, console: Any, *, as_json: bool = False) -> int:
     from rich.live import Live
 
     from . import launcher
 
     try:
-        with Live(_table(inv, store.jobs(inv.id)), console=console, refresh_per_second=2) as live:
+        live_view = Live(
+            _table(inv, store.jobs(inv.id)),
+            console=console,
+            refresh_per_second=2,
+            transient=as_json,
+        )
+        with live_view as live:
             while True:
                 jobs = launcher.refresh(store, inv)
                 live.update(_table(inv, jobs))
@@ -154,9 +175,12 @@ def _watch(store: Any, inv: Any, console: Any) -> int:
             f"(or nv-eval kill {inv.id})"
         )
         return 130
-    metrics = _metrics_table(jobs)
-    if metrics is not None:
-        console.print(metrics)
+    if as_json:
+        print(_status_json(inv, jobs))
+    else:
+        metrics = _metrics_table(jobs)
+        if metrics is not None:
+            console.print(metrics)
     failed = [j for j in jobs if j.state != "success"]
     for j in failed:
         console.print(f"[red]{j.id} {j.task}: {j.state}[/] {j.message} (nv-eval logs {j.id})")
@@ -173,16 +197,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if job is not None:
             jobs = [j for j in jobs if j.id == job.id]
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "invocation_id": inv.id,
-                        "executor": inv.executor,
-                        "jobs": _job_rows(inv, jobs),
-                    },
-                    indent=2,
-                )
-            )
+            print(_status_json(inv, jobs))
             return 0
         console = _console()
         console.print(_table(inv, jobs))
@@ -199,10 +214,18 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.what == "tasks":
         from nemo_evaluator.benchmarks import list_benchmarks
 
+        tasks = sorted(list_benchmarks().items())
+        if args.json:
+            listing = [
+                {"task": name, "endpoint_types": list(getattr(cls, "endpoint_types", ()))}
+                for name, cls in tasks
+            ]
+            print(json.dumps(listing, indent=2))
+            return 0
         table = Table(title="tasks")
         table.add_column("task")
         table.add_column("endpoints")
-        for name, cls in sorted(list_benchmarks().items()):
+        for name, cls in tasks:
             table.add_row(name, ", ".join(getattr(cls, "endpoint_types", ())))
         console.print(table)
         return 0
@@ -269,9 +292,12 @@ def cmd_report(args: argparse.Namespace) -> int:
                 )
             results[label] = found
     report = generate_comparison_report(results, all_scores=args.all_scores)
-    report.print(_console())
     out = Path(args.output or f"comparison_{'_'.join(args.ids)}")
     paths = report.write(out)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
+    report.print(_console())
     print(f"Markdown: {paths['markdown']}\nHTML: {paths['html']}")
     return 0
 
@@ -307,13 +333,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from nvidia_eval_commons.api.launcher import ExporterSpec
 
     from . import launcher
-    from .exporters import EXPORTER_NAMES, ExportItem, run_exporters
+    from .exporters import EXPORTERS, ExportItem, run_exporters
     from .store import Store
 
     dests = [d.strip() for d in args.dest.split(",") if d.strip()]
-    unknown = [d for d in dests if d not in EXPORTER_NAMES]
+    unknown = [d for d in dests if d not in EXPORTERS]
     if unknown:
-        raise NvEvalError(f"unknown destination '{unknown[0]}'; valid: {', '.join(EXPORTER_NAMES)}")
+        raise UnknownExporterError(f"--dest: {EXPORTERS.unknown(unknown[0])}")
     with Store() as store:
         inv, job = store.resolve(args.id)
         jobs = launcher.refresh(store, inv)
@@ -354,8 +380,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="nv-eval", description="Run evaluation studies from one YAML file."
+    from nvidia_eval_commons.cli_parser import build_cli_parser
+
+    parser = build_cli_parser(
+        prog="nv-eval",
+        description="Run evaluation studies from one YAML file.",
+        distribution="nv-eval",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="compose a config and run its jobs")
@@ -365,6 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default=None, help="local, slurm or lepton")
     run.add_argument("--dry-run", action="store_true", help="print the config and the job specs")
     run.add_argument("--detach", action="store_true", help="return after submitting")
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="when the jobs end, print their states and metrics as JSON on stdout",
+    )
     run.set_defaults(func=cmd_run)
     st = sub.add_parser("status", help="state of an invocation's jobs")
     st.add_argument("id")
@@ -373,15 +408,26 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="list invocations, or `ls tasks`")
     ls.add_argument("what", nargs="?", choices=["invocations", "tasks"], default="invocations")
     ls.add_argument("--limit", type=int, default=50)
-    ls.add_argument("--json", action="store_true", help="invocations as JSON, newest first")
+    ls.add_argument(
+        "--json", action="store_true", help="invocations (newest first) or tasks as JSON"
+    )
     ls.set_defaults(func=cmd_ls)
     rp = sub.add_parser(
         "report", help="compare invocations: models by benchmarks (terminal, Markdown, HTML)"
     )
     rp.add_argument("ids", nargs="+", help="invocation ids (or unique prefixes)")
     rp.add_argument("--output", help="directory for comparison.md/.html/.json")
-    rp.add_argument("--all-scores", action="store_true", help="every metric, not one per task")
+    rp.add_argument(
+        "--all-scores",
+        action="store_true",
+        help="every score of every task and group (default: each benchmark's headline score, "
+        "groups folded)",
+    )
+    rp.add_argument("--json", action="store_true", help="print the comparison as JSON on stdout")
     rp.set_defaults(func=cmd_report)
+    from .compare import add_compare_parser
+
+    add_compare_parser(sub)
     lg = sub.add_parser("logs", help="a job's (or every job's) log")
     lg.add_argument("id")
     lg.set_defaults(func=cmd_logs)

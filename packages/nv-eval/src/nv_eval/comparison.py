@@ -1,7 +1,15 @@
-"""Comparison reports: a table of models by benchmarks, with standard errors.
+"""Comparison reports: benchmarks (rows) by models (columns), with standard errors.
 
 The same table three ways: in the terminal (rich), as Markdown, and as a self-contained HTML
 page with an inline SVG bar chart (no scripts, fonts or images fetched from anywhere).
+
+- One row per benchmark: its headline score (``nvidia_eval_commons.api.layout``), first.
+  Groups and their members (MMLU's categories and subjects) are folded into their parent;
+  ``all_scores=True`` lists every score of every task and group, members indented.
+- Models are columns, so a few models fit in 80 terminal columns; when the values with their
+  standard errors do not fit, the error goes on a second line of the cell.
+- The best value of a row is marked (bold); models whose values are equal at the shown
+  precision are all marked: a tie is a tie.
 
     report = generate_comparison_report({"model-a": {"gsm8k": result_a}, "model-b": {...}})
     print(report.to_markdown()); report.write("report_dir")
@@ -9,24 +17,18 @@ page with an inline SVG bar chart (no scripts, fonts or images fetched from anyw
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nvidia_eval_commons.api.layout import entry_tree, headline_key, named_scores
 from nvidia_eval_commons.api.results import EvaluationResult
 
-# The score shown for a task when a result holds several; the first one present wins.
-PRIMARY_SCORES: tuple[str, ...] = (
-    "exact_match.strict-match",
-    "exact_match.flexible-extract",
-    "acc_norm",
-    "acc",
-    "pass@1",
-)
-_PALETTE = ("#3b6ea5", "#e07b39", "#5a9e5a", "#b8474a", "#7f63b8", "#8c6d4f", "#d17ab3")
+from .comparison_html import comparison_html
+
+_DIGITS = 4
 
 
 @dataclass(frozen=True)
@@ -38,156 +40,122 @@ class Cell:
 
 @dataclass
 class ComparisonReport:
-    """Models (rows) by columns (``task.metric[.score]``) of values with stderr."""
+    """Rows (``task.metric[.score]``) by models of values with stderr.
+
+    ``depth`` gives each row's indentation (0: a benchmark, 1: its group or subtask, ...);
+    ``folded`` counts, per row, the member rows left out (shown with ``all_scores``).
+    """
 
     models: list[str]
-    columns: list[str]
+    rows: list[str]
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    depth: dict[str, int] = field(default_factory=dict)
+    folded: dict[str, int] = field(default_factory=dict)
 
-    def cell(self, model: str, column: str) -> Cell | None:
-        return self.cells.get((model, column))
+    def cell(self, model: str, row: str) -> Cell | None:
+        return self.cells.get((model, row))
 
-    def best(self, column: str) -> str | None:
-        present = [(c.value, m) for m in self.models if (c := self.cell(m, column))]
-        return max(present)[1] if present else None
+    def best(self, row: str) -> list[str]:
+        """The models with the highest value of ``row`` at the shown precision (ties: all)."""
+        present = {m: round(c.value, _DIGITS) for m in self.models if (c := self.cell(m, row))}
+        if len(present) < 2:
+            return []
+        top = max(present.values())
+        return [m for m, v in present.items() if v == top]
 
     # -- renderings ---------------------------------------------------------------------------
     @staticmethod
-    def _fmt(cell: Cell | None) -> str:
+    def fmt(cell: Cell | None, *, stacked: bool = False) -> str:
         if cell is None:
             return "-"
         if cell.stderr is None:
             return f"{cell.value:.4f}"
-        return f"{cell.value:.4f} ± {cell.stderr:.4f}"
+        return f"{cell.value:.4f}{chr(10) if stacked else ' '}± {cell.stderr:.4f}"
+
+    def label(self, row: str) -> str:
+        folded = self.folded.get(row, 0)
+        return "  " * self.depth.get(row, 0) + row + (f" (+{folded} folded)" if folded else "")
 
     def to_markdown(self) -> str:
-        head = "| model | " + " | ".join(self.columns) + " |"
-        rule = "|---|" + "---:|" * len(self.columns)
-        rows = []
-        for model in self.models:
+        head = "| benchmark | " + " | ".join(self.models) + " |"
+        rule = "|---|" + "---:|" * len(self.models)
+        lines = [head, rule]
+        for row in self.rows:
+            best = self.best(row)
             parts = []
-            for col in self.columns:
-                text = self._fmt(self.cell(model, col))
-                if self.best(col) == model and len(self.models) > 1:
-                    text = f"**{text}**"
-                parts.append(text)
-            rows.append(f"| {model} | " + " | ".join(parts) + " |")
-        return "\n".join([head, rule, *rows]) + "\n"
+            for model in self.models:
+                text = self.fmt(self.cell(model, row))
+                parts.append(f"**{text}**" if model in best else text)
+            label = self.label(row).replace("  ", "&nbsp;&nbsp;")
+            lines.append(f"| {label} | " + " | ".join(parts) + " |")
+        return "\n".join(lines) + "\n"
 
-    def to_rich_table(self) -> Any:
+    def _width(self, *, stacked: bool) -> int:
+        """Terminal columns the models-as-columns table needs."""
+        label_w = min(max((len(self.label(r)) for r in self.rows), default=9), 40)
+        values = [
+            max(len(part) for part in self.fmt(c, stacked=stacked).split("\n"))
+            for c in self.cells.values()
+        ]
+        # rich draws a border and one space of padding either side of every column
+        return label_w + 4 + sum(max([len(m), *values, 1]) + 3 for m in self.models)
+
+    def to_rich_table(self, *, width: int = 80) -> Any:
+        """Models as columns (the error below the value when that is what fits), or, when
+        even that is too wide, one line per benchmark and model."""
         from rich.table import Table
 
-        table = Table(title="Comparison (value ± stderr)")
-        table.add_column("model", style="bold")
-        for col in self.columns:
-            table.add_column(col, justify="right")
+        title = "Comparison (value ± stderr; best in bold)"
+        if self._width(stacked=False) > width and self._width(stacked=True) > width:
+            table = Table(title=title, title_justify="left")
+            table.add_column("benchmark", overflow="fold")
+            table.add_column("model", overflow="fold")
+            table.add_column("value ± stderr", justify="right", no_wrap=True)
+            for row in self.rows:
+                best = self.best(row)
+                for i, model in enumerate(self.models):
+                    text = self.fmt(self.cell(model, row))
+                    shown = f"[bold green]{text}[/]" if model in best else text
+                    table.add_row(self.label(row) if i == 0 else "", model, shown)
+            return table
+        stacked = self._width(stacked=False) > width
+        table = Table(title=title, title_justify="left")
+        table.add_column("benchmark", overflow="fold", max_width=40)
         for model in self.models:
-            row = []
-            for col in self.columns:
-                text = self._fmt(self.cell(model, col))
-                if self.best(col) == model and len(self.models) > 1:
-                    text = f"[green]{text}[/green]"
-                row.append(text)
-            table.add_row(model, *row)
+            table.add_column(model, justify="right", overflow="fold")
+        for row in self.rows:
+            best = self.best(row)
+            cells = []
+            for model in self.models:
+                text = self.fmt(self.cell(model, row), stacked=stacked)
+                cells.append(f"[bold green]{text}[/]" if model in best else text)
+            table.add_row(self.label(row), *cells)
         return table
 
     def print(self, console: Any = None) -> None:
         from rich.console import Console
 
-        (console or Console()).print(self.to_rich_table())
-
-    def _svg_chart(self) -> str:
-        bar_w, gap, group_gap, height, top, left = 22, 3, 28, 260, 20, 44
-        n_models = max(len(self.models), 1)
-        longest = max((len(c) for c in self.columns), default=0)
-        # groups are wide enough for a horizontal label (about 7 px a character at 11 px)
-        group_w = max(n_models * (bar_w + gap) + group_gap, 7 * longest + 16)
-        width = left + group_w * max(len(self.columns), 1) + 20
-        label_h = 30
-        parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
-            f'height="{top + height + label_h}" role="img" aria-label="bar chart">'
-        ]
-        for tick in range(0, 11, 2):
-            y = top + height - height * tick / 10
-            parts.append(
-                f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
-                f"{tick / 10:.1f}</text>"
-            )
-        for ci, col in enumerate(self.columns):
-            x0 = left + ci * group_w + (group_w - n_models * (bar_w + gap)) / 2
-            for mi, model in enumerate(self.models):
-                cell = self.cell(model, col)
-                if cell is None:
-                    continue
-                value = min(max(cell.value, 0.0), 1.0)
-                x = x0 + mi * (bar_w + gap)
-                h = height * value
-                color = _PALETTE[mi % len(_PALETTE)]
-                title = html.escape(f"{model} · {col}: {self._fmt(cell)}")
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{top + height - h:.1f}" width="{bar_w}" '
-                    f'height="{h:.1f}" fill="{color}"><title>{title}</title></rect>'
-                )
-                if cell.stderr:
-                    lo = top + height - height * min(value + cell.stderr, 1.0)
-                    hi = top + height - height * max(value - cell.stderr, 0.0)
-                    cx = x + bar_w / 2
-                    parts.append(
-                        f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{lo:.1f}" y2="{hi:.1f}" '
-                        'stroke="#222" stroke-width="1.5"/>'
-                    )
-            lx = x0 + (n_models * (bar_w + gap)) / 2
-            ly = top + height + 16
-            parts.append(
-                f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="middle">'
-                f"{html.escape(col)}</text>"
-            )
-        parts.append("</svg>")
-        return "".join(parts)
+        console = console or Console()
+        console.print(self.to_rich_table(width=console.width))
 
     def to_html(self, *, title: str = "Model comparison") -> str:
-        legend = "".join(
-            f'<span class="key"><i style="background:{_PALETTE[i % len(_PALETTE)]}"></i>'
-            f"{html.escape(m)}</span>"
-            for i, m in enumerate(self.models)
-        )
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = []
-        for model in self.models:
-            tds = []
-            for col in self.columns:
-                cls = ' class="best"' if self.best(col) == model and len(self.models) > 1 else ""
-                tds.append(f"<td{cls}>{html.escape(self._fmt(self.cell(model, col)))}</td>")
-            body.append(f"<tr><th>{html.escape(model)}</th>{''.join(tds)}</tr>")
-        style = (
-            "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
-            "table{border-collapse:collapse;margin:1rem 0}"
-            "td,th{border:1px solid #ccc;padding:.35rem .6rem;text-align:right}"
-            "thead th{background:#f3f3f3}tbody th{text-align:left}"
-            "td.best{font-weight:bold;background:#eef7ee}"
-            ".key{margin-right:1.2rem}.key i{display:inline-block;width:.9rem;height:.9rem;"
-            "margin-right:.3rem;vertical-align:middle}"
-        )
-        return (
-            "<!doctype html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{style}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1>"
-            "<p>Values with their standard error (±); the best value per column is bold. "
-            "Error bars in the chart span one standard error.</p>"
-            f"<div>{legend}</div>{self._svg_chart()}"
-            f"<table><thead><tr><th>model</th>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table></body></html>\n"
-        )
+        return comparison_html(self, title=title)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "models": self.models,
-            "columns": self.columns,
+            "rows": [
+                {
+                    "benchmark": r,
+                    "depth": self.depth.get(r, 0),
+                    "folded": self.folded.get(r, 0),
+                    "best": self.best(r),
+                }
+                for r in self.rows
+            ],
             "cells": [
-                {"model": m, "column": c, "value": v.value, "stderr": v.stderr, "count": v.count}
-                for (m, c), v in self.cells.items()
+                {"model": m, "benchmark": r, "value": v.value, "stderr": v.stderr, "count": v.count}
+                for (m, r), v in self.cells.items()
             ],
         }
 
@@ -234,24 +202,23 @@ def load_result(path: str | Path) -> EvaluationResult:
     return EvaluationResult.model_validate(yaml.safe_load(text))
 
 
-def _scores(result: EvaluationResult, *, all_scores: bool) -> dict[str, Cell]:
-    found: dict[str, Cell] = {}
-    for kind in (result.tasks, result.groups):
-        for task, entry in kind.items():
-            per_task: dict[str, Cell] = {}
-            for metric, mres in entry.metrics.items():
-                for score, s in mres.scores.items():
-                    key = metric if score == metric else f"{metric}.{score}"
-                    per_task[key] = Cell(s.value, s.stats.stderr, s.stats.count)
-            if all_scores:
-                found.update({f"{task}.{k}": v for k, v in per_task.items()})
-                continue
-            primary = next((k for k in PRIMARY_SCORES if k in per_task), None)
-            if primary is None and per_task:
-                primary = sorted(per_task)[0]
-            if primary is not None:
-                found[f"{task}.{primary}"] = per_task[primary]
-    return found
+def _rows(result: EvaluationResult, *, all_scores: bool) -> list[tuple[str, int, int, Cell]]:
+    """``(row, depth, folded members, cell)``: headline scores first."""
+    rows = []
+    for name, depth, below in entry_tree(result):
+        if depth and not all_scores:
+            continue
+        entry = result.groups.get(name) or result.tasks[name]
+        scores = named_scores(entry.metrics)
+        key = headline_key(scores)
+        if key is None:
+            continue
+        keys = [key, *(k for k in scores if k != key)] if all_scores else [key]
+        for k in keys:
+            s = scores[k]
+            cell = Cell(s.value, s.stats.stderr, s.stats.count)
+            rows.append((f"{name}.{k}", depth, 0 if all_scores else below, cell))
+    return rows
 
 
 def generate_comparison_report(
@@ -260,10 +227,10 @@ def generate_comparison_report(
     """Build a comparison from ``{model: {benchmark: result}}`` or ``{model: result}``.
 
     A result is an ``EvaluationResult``, its dict form, or a path to ``results.json`` /
-    ``results.yml`` (or a directory holding one). With ``all_scores`` every metric is a
-    column; otherwise one primary score per task (see ``PRIMARY_SCORES``).
+    ``results.yml`` (or a directory holding one). By default one row per benchmark (its
+    headline score, members folded); with ``all_scores`` every score of every task and group.
     """
-    report = ComparisonReport(models=list(results), columns=[])
+    report = ComparisonReport(models=list(results), rows=[])
     for model, per_model in results.items():
         items = (
             per_model.values()
@@ -271,12 +238,17 @@ def generate_comparison_report(
             else [per_model]
         )
         for item in items:
-            for column, cell in _scores(_as_result(item), all_scores=all_scores).items():
-                if column not in report.columns:
-                    report.columns.append(column)
-                report.cells[(model, column)] = cell
+            for row, depth, folded, cell in _rows(_as_result(item), all_scores=all_scores):
+                if row not in report.rows:
+                    report.rows.append(row)
+                report.depth[row] = depth
+                report.folded[row] = max(report.folded.get(row, 0), folded)
+                report.cells[(model, row)] = cell
     return report
 
 
 def _looks_like_result(value: Mapping[str, Any]) -> bool:
     return "tasks" in value and isinstance(value.get("tasks"), Mapping)
+
+
+__all__ = ["Cell", "ComparisonReport", "generate_comparison_report", "load_result"]

@@ -10,28 +10,30 @@ Layers, later ones win:
 3. ``-o key=value`` overrides in Hydra's override syntax. A comma list such as
    ``config.type=gsm8k,hellaswag`` is taken as one value (one job per task), not a sweep.
 
-``${oc.env:VAR}`` resolves from the environment. For ``target.api_endpoint.api_key`` the
-reference is kept as the variable's name, so the key itself is read by each job from its own
-environment and never lands in the store, a job file or a log.
+``${oc.env:VAR}`` resolves from the environment. ``target.api_endpoint.api_key:
+${oc.env:VAR}`` is kept as a reference (``api_key_env: VAR``), so each job reads the key from
+its own environment. A literal ``api_key`` is taken out of the plain config too: it travels to
+the jobs in the environment variable ``NV_EVAL_API_KEY`` (``ComposedConfig.secret_env``), so
+no key ever lands in the store, a job file, a dry run or a log.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from nvidia_eval_commons import ConfigError
 from nvidia_eval_commons.api.launcher import LauncherConfig
+from nvidia_eval_commons.api.plugins import ENGINES, EXECUTORS
+from nvidia_eval_commons.env import env_reference
 
 from .errors import LauncherConfigError, UnknownExecutorError, UnknownTaskError
 
-EXECUTORS = ("local", "slurm", "lepton")
-DEPLOYMENTS = ("none", "hf", "nemo")
 REQUIRED_FIELDS = ("target.api_endpoint.url", "config.type", "config.output_dir")
 _PACKAGED = str(Path(__file__).parent / "configs")
-_ENV_REF = re.compile(r"^\$\{oc\.env:([A-Za-z_][A-Za-z0-9_]*)\}$")
+LITERAL_KEY_ENV = "NV_EVAL_API_KEY"
+"""The variable a literal ``api_key`` reaches the jobs through."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class ComposedConfig:
     model: LauncherConfig
     data: dict[str, Any]
     tasks: list[str]
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)
+    """Variables the jobs' environment gets (a literal API key); never written anywhere."""
 
     @property
     def executor(self) -> str:
@@ -111,29 +115,48 @@ def _apply_overrides(cfg: Any, parsed: list[tuple[str, str, Any]]) -> None:
 
 
 def _keep_env_secret(cfg: Any) -> None:
-    """``api_key: ${oc.env:VAR}`` becomes ``VAR``: the job reads the key from its environment."""
+    """``api_key: ${oc.env:VAR}`` becomes ``api_key_env: VAR``: the job reads the key itself."""
     from omegaconf import OmegaConf
 
     node = OmegaConf.select(cfg, "target.api_endpoint", default=None)
     if node is None or "api_key" not in node:
         return
-    raw = node._get_node("api_key")._value()
-    if isinstance(raw, str):
-        match = _ENV_REF.match(raw.strip())
-        if match:
-            node["api_key"] = match.group(1)
+    name = env_reference(node._get_node("api_key")._value())
+    if name is not None:
+        if node.get("api_key_env") not in (None, name):
+            raise LauncherConfigError("target.api_endpoint: give api_key or api_key_env, not both")
+        del node["api_key"]
+        node["api_key_env"] = name
+
+
+def _take_literal_key(data: dict[str, Any]) -> dict[str, str]:
+    """Move a literal ``api_key`` out of ``data`` into the jobs' environment."""
+    endpoint = (data.get("target") or {}).get("api_endpoint")
+    if not isinstance(endpoint, dict) or endpoint.get("api_key") in (None, ""):
+        return {}
+    if endpoint.get("api_key_env") is not None:
+        raise LauncherConfigError("target.api_endpoint: give api_key or api_key_env, not both")
+    value = str(endpoint.pop("api_key"))
+    endpoint["api_key_env"] = LITERAL_KEY_ENV
+    return {LITERAL_KEY_ENV: value}
 
 
 def check_tasks(tasks: list[str]) -> None:
-    from nemo_evaluator.benchmarks import list_benchmarks
+    from nemo_evaluator.benchmarks.registry import BENCHMARKS
 
-    valid = sorted(list_benchmarks())
-    unknown = [t for t in tasks if t not in valid]
-    if unknown:
-        raise UnknownTaskError(
-            f"unknown task {', '.join(repr(t) for t in unknown)} in config.type; "
-            f"valid tasks: {', '.join(valid)}"
-        )
+    for task in tasks:
+        if task not in BENCHMARKS:
+            raise UnknownTaskError(f"config.type: {BENCHMARKS.unknown(task)}")
+
+
+def _check_executor(name: str, *, where: str) -> None:
+    if name not in EXECUTORS:
+        raise UnknownExecutorError(f"{where}{EXECUTORS.unknown(name)}")
+
+
+def _packaged_group(group: str, name: str) -> list[str]:
+    """The packaged defaults of a built-in executor/deployment; none for a third-party one."""
+    return [f"{group}={name}"] if (Path(_PACKAGED) / group / f"{name}.yaml").is_file() else []
 
 
 def compose_config(
@@ -155,10 +178,8 @@ def compose_config(
             f"config '{name}.yaml' not found in {directory}; "
             "run from its directory or pass --config-dir"
         )
-    if executor is not None and executor not in EXECUTORS:
-        raise UnknownExecutorError(
-            f"unknown executor '{executor}'; valid executors: {', '.join(EXECUTORS)}"
-        )
+    if executor is not None:
+        _check_executor(executor, where="--executor: ")
     parsed = _parse_overrides(list(overrides))
     try:
         user = _compose(str(directory), name, [])
@@ -166,17 +187,17 @@ def compose_config(
         if executor is not None:
             OmegaConf.update(user, "execution.executor", executor, force_add=True)
         chosen = OmegaConf.select(user, "execution.executor", default="local")
-        if chosen not in EXECUTORS:
-            raise UnknownExecutorError(
-                f"unknown executor '{chosen}' in execution.executor; "
-                f"valid executors: {', '.join(EXECUTORS)}"
-            )
+        _check_executor(chosen, where="execution.executor: ")
         deployment = OmegaConf.select(user, "deployment.type", default="none") or "none"
-        if deployment not in DEPLOYMENTS:
+        if deployment != "none" and deployment not in ENGINES:
             raise LauncherConfigError(
-                f"unknown deployment.type '{deployment}'; valid types: {', '.join(DEPLOYMENTS)}"
+                f"deployment.type: {ENGINES.unknown(deployment)} (or 'none' to skip deployment)"
             )
-        base = _compose(_PACKAGED, "base", [f"execution={chosen}", f"deployment={deployment}"])
+        base = _compose(
+            _PACKAGED,
+            "base",
+            _packaged_group("execution", chosen) + _packaged_group("deployment", deployment),
+        )
         OmegaConf.set_struct(base, False)
         # base is a DictConfig, so the merge is one too
         merged = cast(DictConfig, OmegaConf.merge(base, user))
@@ -204,6 +225,7 @@ def compose_config(
     except Exception as err:  # Hydra's own errors (missing config, bad defaults list)
         raise LauncherConfigError(f"cannot compose '{name}': {_one_line(err)}") from None
     assert isinstance(data, dict)
+    secret_env = _take_literal_key(data)
     try:
         model = LauncherConfig.model_validate(data)
     except ConfigError as err:
@@ -212,24 +234,26 @@ def compose_config(
     if not tasks:
         raise LauncherConfigError("config.type names no task; e.g. -o config.type=gsm8k")
     check_tasks(tasks)
-    return ComposedConfig(model=model, data=data, tasks=tasks)
+    return ComposedConfig(model=model, data=data, tasks=tasks, secret_env=secret_env)
 
 
 def masked(data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the plain config with a literal API key replaced by ``***``."""
+    """A copy of the plain config with any ``api_key`` value replaced by ``***``.
+
+    ``compose_config`` already keeps literal keys out of ``data``; this is for configs that
+    come from elsewhere (an older store).
+    """
     import copy
 
     out = copy.deepcopy(data)
-    endpoint = out.get("target", {}).get("api_endpoint", {})
-    key = endpoint.get("api_key")
-    if isinstance(key, str) and key and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
+    endpoint = (out.get("target") or {}).get("api_endpoint") or {}
+    if endpoint.get("api_key") not in (None, ""):
         endpoint["api_key"] = "***"
     return out
 
 
 __all__ = [
-    "DEPLOYMENTS",
-    "EXECUTORS",
+    "LITERAL_KEY_ENV",
     "REQUIRED_FIELDS",
     "ComposedConfig",
     "check_tasks",

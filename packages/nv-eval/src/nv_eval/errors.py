@@ -5,9 +5,12 @@ Every message is one line that names the cause and the fix; the CLI prints it as
 Tree::
 
     NvEvalError                     base of everything this package raises
-    ├── LauncherConfigError         a config that does not compose or validate (also ValueError)
+    ├── LauncherConfigError         a config that does not compose or validate; also a
+    │   │                           nvidia_eval_commons ConfigError (and so a ValueError)
     │   ├── UnknownExecutorError    an executor name that does not exist; lists the valid ones
+    │   ├── UnknownExporterError    an exporter name that does not exist; lists the valid ones
     │   └── UnknownTaskError        a benchmark name that does not exist; lists the valid ones
+    │                               (the three also nvidia_eval_commons.registry.UnknownNameError)
     ├── UnknownIdError              no invocation or job with that id; suggests the nearest
     ├── MissingExtraError           an optional dependency is not installed; names the command
     ├── SchedulerError              sbatch/squeue/scancel or Lepton refused; carries its message
@@ -17,20 +20,27 @@ Tree::
 
 from __future__ import annotations
 
+from nvidia_eval_commons.errors import ConfigError
+from nvidia_eval_commons.registry import UnknownNameError
+
 
 class NvEvalError(Exception):
     """Base class of this package's errors."""
 
 
-class LauncherConfigError(NvEvalError, ValueError):
+class LauncherConfigError(NvEvalError, ConfigError):
     """The launcher config does not compose or validate."""
 
 
-class UnknownExecutorError(LauncherConfigError):
+class UnknownExecutorError(LauncherConfigError, UnknownNameError):
     """An executor name that is not registered."""
 
 
-class UnknownTaskError(LauncherConfigError):
+class UnknownExporterError(LauncherConfigError, UnknownNameError):
+    """An exporter name that is not registered."""
+
+
+class UnknownTaskError(LauncherConfigError, UnknownNameError):
     """A benchmark name that is not registered."""
 
 
@@ -79,6 +89,7 @@ __all__ = [
     "NvEvalError",
     "SchedulerError",
     "UnknownExecutorError",
+    "UnknownExporterError",
     "UnknownIdError",
     "UnknownTaskError",
     "require_extra",

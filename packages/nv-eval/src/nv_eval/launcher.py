@@ -14,7 +14,6 @@ Layout on disk (``execution.output_dir`` resolved from the current directory)::
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -24,45 +23,52 @@ from typing import Any
 import yaml
 
 from nvidia_eval_commons.api.launcher import LauncherConfig
+from nvidia_eval_commons.api.plugins import EXECUTORS
+from nvidia_eval_commons.env import read_env
 
 from .config import ComposedConfig, masked
-from .errors import NvEvalError, UnknownExecutorError
+from .errors import LauncherConfigError, NvEvalError, UnknownExecutorError
 from .executors.base import JOB_DIR_TOKEN, Executor, JobSpec
 from .store import InvocationRecord, JobRecord, Store
 
-_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
-
 
 def secret_envs(model: LauncherConfig) -> tuple[str, ...]:
-    key = model.target.api_endpoint.api_key
-    raw = key.get_secret_value() if key is not None else ""
-    return (raw,) if raw and _ENV_NAME.fullmatch(raw) else ()
+    """The variables the jobs read secrets from (Lepton maps them to workspace secrets)."""
+    name = model.target.api_endpoint.api_key_env
+    return (name,) if name else ()
+
+
+def _shares_environment(model: LauncherConfig) -> bool:
+    """Whether the jobs inherit this process's environment (local, or Slurm without ssh)."""
+    ex = model.execution
+    return ex.executor == "local" or (
+        ex.executor == "slurm" and (ex.slurm is None or ex.slurm.ssh is None)
+    )
+
+
+def check_secrets(composed: ComposedConfig) -> None:
+    """A literal key needs an executor that inherits our environment; a reference must be set.
+
+    Raises LauncherConfigError (one line) before anything is submitted.
+    """
+    model = composed.model
+    if composed.secret_env and not _shares_environment(model):
+        where = "Lepton" if model.execution.executor == "lepton" else "Slurm over ssh"
+        raise LauncherConfigError(
+            f"a literal target.api_endpoint.api_key cannot reach a job on {where} without "
+            "being written down; store the key in the job's environment (a Lepton workspace "
+            "secret, the cluster's profile) and write api_key: ${oc.env:NAME}"
+        )
+    name = model.target.api_endpoint.api_key_env
+    if name and _shares_environment(model) and name not in composed.secret_env:
+        read_env(name, field="target.api_endpoint.api_key")
 
 
 def make_executor(name: str, model: LauncherConfig, *, invocation_id: str = "") -> Executor:
-    ex = model.execution
-    if name == "local":
-        from .executors.local import LocalExecutor
-
-        return LocalExecutor(env=ex.local.env)
-    if name == "slurm":
-        from nvidia_eval_commons.api.launcher import SlurmConfig
-
-        from .executors.slurm import SlurmExecutor
-
-        return SlurmExecutor(ex.slurm or SlurmConfig(), invocation_id=invocation_id)
-    if name == "lepton":
-        from nvidia_eval_commons.api.launcher import LeptonConfig
-
-        from .executors.lepton import LeptonExecutor
-
-        return LeptonExecutor(
-            ex.lepton or LeptonConfig(),
-            invocation_id=invocation_id,
-            secret_envs=secret_envs(model),
-            deployment=model.deployment,
-        )
-    raise UnknownExecutorError(f"unknown executor '{name}'; valid executors: local, slurm, lepton")
+    if name not in EXECUTORS:
+        raise UnknownExecutorError(str(EXECUTORS.unknown(name)))
+    cls: type[Executor] = EXECUTORS.get(name)
+    return cls.from_config(model, invocation_id=invocation_id, secret_envs=secret_envs(model))
 
 
 @dataclass(frozen=True)
@@ -77,12 +83,7 @@ class PlannedJob:
 
 def _python(model: LauncherConfig) -> str:
     """This interpreter where the job shares this machine's filesystem, else ``python``."""
-    ex = model.execution
-    if ex.executor == "local" or (
-        ex.executor == "slurm" and (ex.slurm is None or ex.slurm.ssh is None)
-    ):
-        return sys.executable
-    return "python"
+    return sys.executable if _shares_environment(model) else "python"
 
 
 def plan(composed: ComposedConfig, inv_id: str, inv_dir: Path) -> list[PlannedJob]:
@@ -120,6 +121,7 @@ def plan(composed: ComposedConfig, inv_id: str, inv_dir: Path) -> list[PlannedJo
             order=idx,
             total_jobs=len(tasks),
             job_file=json.dumps(body, indent=2),
+            secret_env=composed.secret_env,
         )
         jobs.append(PlannedJob(idx, task, job_dir, output_dir, spec))
     return jobs
@@ -146,6 +148,7 @@ def dry_run(composed: ComposedConfig) -> str:
 def submit(composed: ComposedConfig, store: Store) -> tuple[InvocationRecord, list[JobRecord]]:
     """Create the invocation, write the job files and submit every job."""
     model = composed.model
+    check_secrets(composed)
     root = Path(model.execution.output_dir).expanduser().resolve()
     inv, _records = store.create_invocation(
         executor=model.execution.executor,
@@ -240,6 +243,7 @@ def logs(inv: InvocationRecord, job: JobRecord) -> str:
 
 __all__ = [
     "PlannedJob",
+    "check_secrets",
     "dry_run",
     "kill",
     "logs",

@@ -4,6 +4,7 @@ Tree::
 
     NvidiaEvalCommonsError          base of everything this package raises
     └── ConfigError (ValueError)    a config that does not validate; one line naming the field
+        └── MissingEnvVarError      a referenced environment variable is unset (env.py)
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """JSON Schema of the launcher YAML, generated from the pydantic models.
 
-``nvidia-eval-schema > launcher.schema.json`` writes it; editors use it to validate the file.
+``nvidia-eval-schema -o launcher.schema.json`` writes it; editors use it to validate the file.
+``nvidia-eval-schema --results`` prints the schema of ``results.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -13,12 +15,21 @@ from typing import Any
 import yaml
 
 from .api.launcher import LauncherConfig
+from .api.results import RESULTS_SCHEMA_VERSION, EvaluationResult
 
 
 def launcher_json_schema() -> dict[str, Any]:
     schema = LauncherConfig.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "nv-eval launcher configuration"
+    return schema
+
+
+def results_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``results.json`` (``EvaluationResult`` in serialization form)."""
+    schema = EvaluationResult.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"nemo-evaluator results.json, schema version {RESULTS_SCHEMA_VERSION}"
     return schema
 
 
@@ -86,16 +97,47 @@ def markdown_reference() -> str:
     return "\n".join(lines)
 
 
+def _parser() -> argparse.ArgumentParser:
+    from .cli_parser import build_cli_parser
+
+    parser = build_cli_parser(
+        prog="nvidia-eval-schema",
+        description="Print the JSON Schema of the launcher YAML (or of results.json), or the "
+        "configuration reference as Markdown.",
+        distribution="nvidia-eval-commons",
+    )
+    parser.add_argument(
+        "--markdown", action="store_true", help="the configuration reference as Markdown"
+    )
+    parser.add_argument(
+        "--results",
+        action="store_true",
+        help="the JSON Schema of results.json instead of the launcher file's",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE instead of stdout ('-': stdout)"
+    )
+    parser.add_argument("out", nargs="?", metavar="FILE", help="same as -o FILE")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``nvidia-eval-schema [--markdown] [OUT]``: the JSON Schema (or the Markdown reference)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if "--markdown" in args:
-        args.remove("--markdown")
+    """``nvidia-eval-schema [--markdown | --results] [-o FILE]``; stdout by default."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.markdown and args.results:
+        parser.error("--markdown documents the launcher file; drop --results")
+    if args.output and args.out and args.output != args.out:
+        parser.error(f"two output files given ({args.output}, {args.out}); keep one")
+    if args.markdown:
         text = markdown_reference() + "\n"
+    elif args.results:
+        text = json.dumps(results_json_schema(), indent=2, sort_keys=True) + "\n"
     else:
         text = json.dumps(launcher_json_schema(), indent=2, sort_keys=True) + "\n"
-    if args:
-        Path(args[0]).write_text(text, encoding="utf-8")
+    target = args.output or args.out
+    if target and target != "-":
+        Path(target).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return 0

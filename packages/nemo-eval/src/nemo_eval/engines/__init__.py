@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Engine, EngineSpec, GenerateRequest, GenerateResult, build_engine
+from .base import Engine, EngineSpec, GenerateRequest, GenerateResult
+from .factory import build_engine
 
 __all__ = ["Engine", "EngineSpec", "GenerateRequest", "GenerateResult", "build_engine"]

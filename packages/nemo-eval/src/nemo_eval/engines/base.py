@@ -136,18 +136,3 @@ class Engine(Protocol):
     def chat_prompt(self, messages: list[dict[str, Any]]) -> str: ...
 
     def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]: ...
-
-
-def build_engine(spec: EngineSpec, *, model_name: str) -> Engine:
-    """Load the engine a spec names (imports the heavy libraries lazily)."""
-    if spec.engine == "hf":
-        from .hf import HfEngine
-
-        return HfEngine.load(spec, model_name=model_name)
-    if spec.engine == "nemo":
-        from .nemo import NemoEngine
-
-        return NemoEngine.load(spec, model_name=model_name)
-    from ..errors import DeployConfigError
-
-    raise DeployConfigError(f"unknown engine {spec.engine!r}: use 'hf' or 'nemo'")

@@ -1,7 +1,6 @@
-"""Serving backends: ``embedded`` (in-process), ``pytriton`` (Triton), ``ray`` (Ray Serve)."""
+"""Serving backends: ``embedded`` (in-process), ``pytriton`` (Triton), ``ray`` (Ray Serve).
+
+They are looked up by name in ``nvidia_eval_commons.api.plugins.SERVING_BACKENDS``.
+"""
 
 from __future__ import annotations
-
-BACKENDS = ("embedded", "pytriton", "ray")
-
-__all__ = ["BACKENDS"]

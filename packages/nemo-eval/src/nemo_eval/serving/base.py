@@ -12,18 +12,36 @@ import errno
 import logging
 import socket
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from waitress.task import ThreadedTaskDispatcher
 
-from ..engines.base import Engine, GenerateRequest, GenerateResult
+from ..engines.base import Engine, EngineSpec, GenerateRequest, GenerateResult
 from ..errors import PortInUseError
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class BackendOptions:
+    """What ``deploy()`` tells every serving backend; each uses the fields it needs."""
+
+    model_name: str
+    max_batch_size: int
+    num_replicas: int
+    num_cpus_per_replica: float | None
+    run_dir: Path
+    start_timeout: float
+
+
 class ServingBackend(Protocol):
-    """Runs the engine somewhere and answers batches of requests."""
+    """Runs the engine somewhere and answers batches of requests.
+
+    Backend classes are looked up by name in ``nvidia_eval_commons.api.plugins.SERVING_BACKENDS``
+    and built with ``create(spec, options=...)``.
+    """
 
     name: str
     text: Engine
@@ -32,6 +50,12 @@ class ServingBackend(Protocol):
     def submit(self, requests: list[GenerateRequest]) -> list[GenerateResult]: ...
 
     def stop(self) -> None: ...
+
+
+class ServingBackendClass(Protocol):
+    """The class side of a backend: how ``deploy()`` builds one."""
+
+    def create(self, spec: EngineSpec, *, options: BackendOptions) -> ServingBackend: ...
 
 
 def check_port_free(host: str, port: int) -> None:

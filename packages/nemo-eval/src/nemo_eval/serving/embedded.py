@@ -16,7 +16,9 @@ import threading
 import time
 from concurrent.futures import Future
 
-from ..engines.base import Engine, GenerateRequest, GenerateResult
+from ..engines.base import Engine, EngineSpec, GenerateRequest, GenerateResult
+from ..engines.factory import build_engine
+from .base import BackendOptions
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,11 @@ class EmbeddedBackend:
     def __init__(self, engine: Engine, *, max_batch_size: int) -> None:
         self.text = engine
         self._queue = BatchingQueue(engine, max_batch_size=max_batch_size)
+
+    @classmethod
+    def create(cls, spec: EngineSpec, *, options: BackendOptions) -> EmbeddedBackend:
+        engine = build_engine(spec, model_name=options.model_name)
+        return cls(engine, max_batch_size=options.max_batch_size)
 
     def submit(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
         return self._queue.submit(requests)

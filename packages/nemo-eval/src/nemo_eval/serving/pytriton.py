@@ -17,9 +17,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..engines.base import Engine, EngineSpec, GenerateRequest, GenerateResult, build_engine
+from ..engines.base import Engine, EngineSpec, GenerateRequest, GenerateResult
+from ..engines.factory import build_engine
 from ..errors import MissingExtraError, ServerStartError
-from .base import free_port
+from .base import BackendOptions, free_port
 
 log = logging.getLogger(__name__)
 TRITON_MODEL = "nemo_eval_llm"
@@ -48,6 +49,16 @@ class PyTritonBackend:
     """Engine in-process, served through a local Triton Inference Server."""
 
     name = "pytriton"
+
+    @classmethod
+    def create(cls, spec: EngineSpec, *, options: BackendOptions) -> PyTritonBackend:
+        return cls(
+            spec,
+            model_name=options.model_name,
+            max_batch_size=options.max_batch_size,
+            run_dir=options.run_dir,
+            start_timeout=options.start_timeout,
+        )
 
     def __init__(
         self,

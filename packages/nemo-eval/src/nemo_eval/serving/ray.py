@@ -17,6 +17,7 @@ from typing import Any
 
 from ..engines.base import Engine, EngineSpec, GenerateRequest, GenerateResult
 from ..errors import MissingExtraError, ServerStartError
+from .base import BackendOptions
 
 log = logging.getLogger(__name__)
 APP_NAME = "nemo_eval"
@@ -39,7 +40,7 @@ def _import_ray() -> tuple[Any, Any]:
 def _replica_class(serve: Any, max_batch_size: int) -> Any:
     class EngineReplica:
         def __init__(self, spec: dict[str, Any], model_name: str) -> None:
-            from ..engines.base import build_engine
+            from ..engines.factory import build_engine
 
             self.engine = build_engine(EngineSpec(**spec), model_name=model_name)
 
@@ -61,6 +62,18 @@ class RayBackend:
     """Engine in Ray Serve replicas; the tokenizer side stays in this process."""
 
     name = "ray"
+
+    @classmethod
+    def create(cls, spec: EngineSpec, *, options: BackendOptions) -> RayBackend:
+        return cls(
+            spec,
+            model_name=options.model_name,
+            max_batch_size=options.max_batch_size,
+            num_replicas=options.num_replicas,
+            num_cpus_per_replica=options.num_cpus_per_replica,
+            run_dir=options.run_dir,
+            start_timeout=options.start_timeout,
+        )
 
     def __init__(
         self,
@@ -116,7 +129,7 @@ class RayBackend:
         from ..engines.hf import HfEngine
 
         if spec.engine != "hf":
-            from ..engines.base import build_engine
+            from ..engines.factory import build_engine
 
             return build_engine(spec, model_name=model_name)
         return HfEngine.load(spec, model_name=model_name, tokenizer_only=True)

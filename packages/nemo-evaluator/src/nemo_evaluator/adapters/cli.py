@@ -52,8 +52,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--config", help="YAML file holding an AdapterConfig (flat fields or interceptors)"
     )
     p.add_argument("--endpoint-type", choices=("chat", "completions"), help="default: from the URL")
-    p.add_argument(
-        "--api-key", help="API key for the upstream, or the name of an env var holding it"
+    keys = p.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="name of the environment variable holding the upstream's API key (preferred)",
+    )
+    keys.add_argument(
+        "--api-key",
+        help="the upstream's API key itself (visible in the process list; prefer --api-key-env)",
     )
     p.add_argument("--max-retries", type=int, default=5)
     p.add_argument("--request-timeout", type=float, default=300.0, help="seconds per attempt")
@@ -94,9 +101,8 @@ def _adapter_config(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Start the server and block until Ctrl-C."""
-    import os
-
     from nvidia_eval_commons.api.api_dataclasses import infer_endpoint_type
+    from nvidia_eval_commons.env import read_env
 
     from .pipeline import AdapterPipeline
 
@@ -105,10 +111,10 @@ def run(args: argparse.Namespace) -> int:
     # quickly. With Python's default 5 ms interval it may wait for a busy thread's whole
     # slice, which showed up as +2 to 3 ms per request in bench/adapter_overhead.py.
     sys.setswitchinterval(args.switch_interval)
-    api_key = args.api_key
-    if api_key and api_key.isupper() and api_key in os.environ:
-        api_key = os.environ[api_key]
     try:
+        api_key = (
+            read_env(args.api_key_env, field="--api-key-env") if args.api_key_env else args.api_key
+        )
         cfg = _adapter_config(args)
         pipeline = AdapterPipeline.from_config(
             cfg,

@@ -101,12 +101,14 @@ class AdapterPipeline:
         api_key: str | None = None,
         max_retries: int = 5,
         request_timeout: float = 300.0,
+        sample_timeout: float | None = None,
         upstream_config: UpstreamConfig | None = None,
     ) -> AdapterPipeline:
         """Validate the config and build the chain (a bad config raises ``ConfigError`` here).
 
         ``upstream_config`` sets every option of the upstream call (backoff, pool size...);
-        when given, ``max_retries`` and ``request_timeout`` are taken from it.
+        when given, ``max_retries``, ``request_timeout`` and ``sample_timeout`` are taken
+        from it.
         """
         if not re.match(r"^https?://[^/\s]+", upstream_url or ""):
             raise ConfigError(
@@ -119,7 +121,7 @@ class AdapterPipeline:
         if adapter_cfg is not None and not isinstance(adapter_cfg, AdapterConfig):
             adapter_cfg = AdapterConfig.model_validate(adapter_cfg)
         upstream_cfg = upstream_config or UpstreamConfig(
-            max_retries=max_retries, request_timeout=request_timeout
+            max_retries=max_retries, request_timeout=request_timeout, sample_timeout=sample_timeout
         )
         out = Path(output_dir)
         try:

@@ -13,7 +13,6 @@ from .common import SourcedBenchmark, generation_text, loglikelihoods
 from .extraction import extract_choice_letter
 from .fewshot import TARGET_DELIMITER, chat_messages, completion_context, sequential_draws
 from .metrics import multiple_choice_scores
-from .registry import register
 
 
 def parse_arc_row(row: dict[str, Any], where: str) -> dict[str, Any]:
@@ -121,7 +120,6 @@ class _ArcChat(_ArcBase):
         )
 
 
-@register
 class ArcEasy(_ArcLoglikelihood):
     name = "arc_easy"
     harness_task = "arc_easy"
@@ -129,7 +127,6 @@ class ArcEasy(_ArcLoglikelihood):
     description = "AI2 ARC-Easy test, log-likelihood multiple choice (acc, acc_norm)"
 
 
-@register
 class ArcChallenge(_ArcLoglikelihood):
     name = "arc_challenge"
     harness_task = "arc_challenge"
@@ -137,14 +134,12 @@ class ArcChallenge(_ArcLoglikelihood):
     description = "AI2 ARC-Challenge test, log-likelihood multiple choice (acc, acc_norm)"
 
 
-@register
 class ArcEasyChat(_ArcChat):
     name = "arc_easy_chat"
     subset = "Easy"
     description = "ARC-Easy on a chat endpoint: answer with a letter (exact match)"
 
 
-@register
 class ArcChallengeChat(_ArcChat):
     name = "arc_challenge_chat"
     subset = "Challenge"

@@ -122,7 +122,7 @@ def aggregate_means(scores: list[SampleScore], *, num_errors: int = 0) -> dict[s
 
 
 class Benchmark(ABC):
-    """Base class of every benchmark; subclasses register with ``@register``."""
+    """Base class of every benchmark; looked up by ``name`` through ``registry.BENCHMARKS``."""
 
     name: ClassVar[str]
     """Registry name, e.g. ``gsm8k``."""

@@ -10,7 +10,6 @@ from .base import GenerationRequest, Output, Request, SampleScore
 from .common import SourcedBenchmark, generation_text
 from .extraction import RegexFilter, exact_match, truncate_at_stops
 from .fewshot import chat_messages, completion_context, sequential_draws
-from .registry import register
 
 STOP_SEQUENCES = ("Question:", "</s>", "<|im_end|>")
 STRICT = RegexFilter(r"#### (\-?[0-9\.\,]+)")
@@ -98,14 +97,12 @@ def _checked(rows: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return rows
 
 
-@register
 class Gsm8k(_Gsm8kBase):
     name = "gsm8k"
     endpoint_types = ("completions",)
     description = "Grade-school math, 5-shot, exact match of the final number"
 
 
-@register
 class Gsm8kChat(_Gsm8kBase):
     name = "gsm8k_chat"
     endpoint_types = ("chat",)

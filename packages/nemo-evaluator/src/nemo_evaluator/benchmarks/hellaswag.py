@@ -20,7 +20,6 @@ from .base import LoglikelihoodRequest, Output, Request, SampleScore
 from .common import SourcedBenchmark, loglikelihoods
 from .fewshot import TARGET_DELIMITER, completion_context, sequential_draws
 from .metrics import multiple_choice_scores
-from .registry import register
 
 CANONICAL = "hellaswag_val.jsonl"
 DERIVED = (
@@ -82,7 +81,6 @@ def parse_derived(text: str, where: str) -> list[dict[str, Any]]:
     return docs
 
 
-@register
 class Hellaswag(SourcedBenchmark):
     name = "hellaswag"
     family = "hellaswag"

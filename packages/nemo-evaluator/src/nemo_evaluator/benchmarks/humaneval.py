@@ -2,7 +2,11 @@
 signature and docstring, the completion is cut at lm-eval's stop sequences, and the program
 ``prompt + completion + "\\n" + test + "\\n" + "check(entry_point)"`` runs in the sandbox.
 pass@k uses the unbiased estimator of Chen et al. with ``params.extra["n"]`` samples per
-problem (pass@1, and pass@10 / pass@100 where n reaches them)."""
+problem (pass@1, and pass@10 / pass@100 where n reaches them).
+
+``params.extra.sandbox``: ``bubblewrap`` (the default; the run stops with a one-line error
+before any request where the machine cannot build the sandbox) or ``unsafe`` (no isolation, on
+purpose). See docs/sandbox.md."""
 
 from __future__ import annotations
 
@@ -10,11 +14,12 @@ from typing import Any
 
 from ..datasets import DatasetError, read_jsonl
 from ..errors import ConfigError
+from ..sandbox import SandboxLimits, ensure_available, run_program
+from ..sandbox.types import ISOLATIONS
+from ..stats.estimators import pass_at_k
 from .base import GenerationOutput, GenerationRequest, Output, Request, SampleScore
 from .common import SourcedBenchmark
 from .extraction import truncate_at_stops
-from .metrics import pass_at_k
-from .registry import register
 
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 K_VALUES = (1, 10, 100)
@@ -32,7 +37,6 @@ def build_program(doc: dict[str, Any], completion: str) -> str:
     return program
 
 
-@register
 class HumanEval(SourcedBenchmark):
     name = "humaneval"
     family = "humaneval"
@@ -53,7 +57,17 @@ class HumanEval(SourcedBenchmark):
     def timeout_s(self) -> float:
         return float(self.params.extra.get("timeout_s", DEFAULT_TIMEOUT_S))
 
+    @property
+    def limits(self) -> SandboxLimits:
+        isolation = self.params.extra.get("sandbox", "bubblewrap")
+        if isolation not in ISOLATIONS:
+            raise ConfigError(
+                f"params.extra.sandbox={isolation!r} must be one of {', '.join(ISOLATIONS)}"
+            )
+        return SandboxLimits(timeout_s=self.timeout_s, isolation=isolation)
+
     def load_docs(self) -> list[dict[str, Any]]:
+        ensure_available(self.limits)  # refuse before any request, not after inference
         rows = read_jsonl(self.source.path("HumanEval.jsonl.gz"))
         docs = []
         for i, row in enumerate(rows):
@@ -91,11 +105,7 @@ class HumanEval(SourcedBenchmark):
 
     def check(self, doc: dict[str, Any], completion: str) -> tuple[bool, str]:
         """Run one completion's program; (passed, sandbox status)."""
-        from ..sandbox import SandboxLimits, run_program
-
-        result = run_program(
-            build_program(doc, completion), limits=SandboxLimits(timeout_s=self.timeout_s)
-        )
+        result = run_program(build_program(doc, completion), limits=self.limits)
         return bool(result.passed), str(result.status)
 
     def score(self, doc: dict[str, Any], outputs: list[Output]) -> SampleScore:

@@ -1,4 +1,5 @@
-"""Metrics shared by the benchmarks: multiple-choice accuracy, pass@k, group aggregation."""
+"""Metrics shared by the benchmarks: multiple-choice accuracy, group aggregation, and pass@k
+(from :mod:`nemo_evaluator.stats`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import math
 from collections.abc import Mapping, Sequence
 
 from nvidia_eval_commons.api.results import GroupResult, MetricResult, Score, ScoreStats, TaskResult
+
+from ..stats.estimators import pass_at_k
+
+__all__ = ["first_argmax", "multiple_choice_scores", "pass_at_k", "pooled_stderr", "weighted_group"]
 
 
 def first_argmax(values: Sequence[float]) -> int:
@@ -33,16 +38,6 @@ def multiple_choice_scores(
         "acc_norm": {"acc_norm": 1.0 if pred_norm == gold else 0.0},
     }
     return metrics, pred, pred_norm
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """The unbiased pass@k estimator of Chen et al. (2021): 1 - C(n-c, k) / C(n, k), for
-    ``c`` correct out of ``n`` samples. Computed with exact integers."""
-    if not 0 <= c <= n or k < 1 or k > n:
-        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (n={n}, c={c}, k={k})")
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
 def pooled_stderr(stderrs: Sequence[float], sizes: Sequence[int]) -> float:

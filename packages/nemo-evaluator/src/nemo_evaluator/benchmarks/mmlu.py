@@ -27,7 +27,6 @@ from .common import SourcedBenchmark, generation_text, loglikelihoods
 from .extraction import extract_choice_letter
 from .fewshot import TARGET_DELIMITER, chat_messages, completion_context, first_n
 from .metrics import multiple_choice_scores, weighted_group
-from .registry import register
 
 _STEM = (
     "abstract_algebra anatomy astronomy college_biology college_chemistry "
@@ -179,7 +178,6 @@ class _MmluBase(SourcedBenchmark):
         return tasks, groups
 
 
-@register
 class Mmlu(_MmluBase):
     name = "mmlu"
     endpoint_types = ("completions",)
@@ -206,7 +204,6 @@ class Mmlu(_MmluBase):
         )
 
 
-@register
 class MmluChat(_MmluBase):
     name = "mmlu_chat"
     endpoint_types = ("chat",)

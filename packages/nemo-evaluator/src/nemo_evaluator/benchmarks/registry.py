@@ -1,58 +1,64 @@
-"""Benchmarks by name."""
+"""Benchmarks by name: the built-in ones, providers' names and third-party entry points.
+
+A separately installed distribution makes a benchmark available as ``my_bench`` with, in its
+``pyproject.toml``::
+
+    [project.entry-points."nemo_evaluator.benchmarks"]
+    my_bench = "my_package.module:MyBenchmark"
+
+where ``MyBenchmark`` subclasses :class:`nemo_evaluator.benchmarks.base.Benchmark`. It then
+shows in ``nemo-evaluator ls`` and runs from the CLI, ``evaluate()`` and the launcher's YAML.
+A provider of many names (every ``lm-eval.<task>``) is added below with
+``BENCHMARKS.add_resolver("lm-eval.", "package.module:resolve", usage="lm-eval.<task>")``: the
+module is imported only when such a name is looked up.
+"""
 
 from __future__ import annotations
 
-import importlib
 from typing import TypeVar
 
+from nvidia_eval_commons.registry import Registry
+
+from ..errors import UnknownBenchmarkError
 from .base import Benchmark
 
-_REGISTRY: dict[str, type[Benchmark]] = {}
-# Modules that define the built-in benchmarks; imported on first lookup.
-_BUILTIN_MODULES: tuple[str, ...] = (
-    "nemo_evaluator.benchmarks.gsm8k",
-    "nemo_evaluator.benchmarks.arc",
-    "nemo_evaluator.benchmarks.hellaswag",
-    "nemo_evaluator.benchmarks.mmlu",
-    "nemo_evaluator.benchmarks.humaneval",
+ENTRY_POINT_GROUP = "nemo_evaluator.benchmarks"
+
+BENCHMARKS: Registry[type[Benchmark]] = Registry(
+    "benchmark",
+    group=ENTRY_POINT_GROUP,
+    builtins={
+        "gsm8k": "nemo_evaluator.benchmarks.gsm8k:Gsm8k",
+        "gsm8k_chat": "nemo_evaluator.benchmarks.gsm8k:Gsm8kChat",
+        "arc_easy": "nemo_evaluator.benchmarks.arc:ArcEasy",
+        "arc_challenge": "nemo_evaluator.benchmarks.arc:ArcChallenge",
+        "arc_easy_chat": "nemo_evaluator.benchmarks.arc:ArcEasyChat",
+        "arc_challenge_chat": "nemo_evaluator.benchmarks.arc:ArcChallengeChat",
+        "hellaswag": "nemo_evaluator.benchmarks.hellaswag:Hellaswag",
+        "mmlu": "nemo_evaluator.benchmarks.mmlu:Mmlu",
+        "mmlu_chat": "nemo_evaluator.benchmarks.mmlu:MmluChat",
+        "humaneval": "nemo_evaluator.benchmarks.humaneval:HumanEval",
+    },
+    base=Benchmark,
+    error=UnknownBenchmarkError,
 )
-_loaded = False
 
 B = TypeVar("B", bound=type[Benchmark])
 
 
 def register(cls: B) -> B:
-    """Class decorator: make a benchmark available by its ``name``."""
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"benchmark name '{cls.name}' is registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load_builtins() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
-    _loaded = True
+    """Class decorator: make a benchmark available by its ``name`` in this process."""
+    return BENCHMARKS.register(cls)
 
 
 def get_benchmark(name: str) -> type[Benchmark]:
     """The benchmark class registered as ``name``; an unknown name lists the valid ones."""
-    _load_builtins()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise KeyError(
-            f"unknown benchmark '{name}'.{hint} Valid: {', '.join(sorted(_REGISTRY))}"
-        ) from None
+    return BENCHMARKS.get(name)
 
 
 def list_benchmarks() -> dict[str, type[Benchmark]]:
-    _load_builtins()
-    return dict(sorted(_REGISTRY.items()))
+    """Every listed benchmark by name, sorted, classes imported."""
+    return BENCHMARKS.load_all()
+
+
+__all__ = ["BENCHMARKS", "ENTRY_POINT_GROUP", "get_benchmark", "list_benchmarks", "register"]

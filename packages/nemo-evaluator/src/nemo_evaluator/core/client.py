@@ -57,6 +57,8 @@ class DocOutcome:
     latency_s: float = 0.0
     attempts: int = 0
     usage: dict[str, int] = field(default_factory=dict)
+    deadline: float | None = None
+    """``time.monotonic()`` by which the document must be done (``params.sample_timeout``)."""
 
 
 def _snippet(content: bytes) -> str:
@@ -90,6 +92,7 @@ class ModelClient:
         seed: int | None = None,
         loglikelihood_batch_size: int = 16,
         backoff_s: float = 0.5,
+        sample_timeout: float | None = None,
     ) -> None:
         self.transport = transport
         self.endpoint_type = endpoint_type
@@ -100,6 +103,7 @@ class ModelClient:
         self.seed = seed
         self.loglikelihood_batch_size = max(1, loglikelihood_batch_size)
         self.backoff_s = backoff_s
+        self.sample_timeout = sample_timeout
         self._echo_max_tokens = 0
         self._lock = threading.Lock()
 
@@ -149,6 +153,11 @@ class ModelClient:
         """POST one payload; a JSON dict with ``choices`` back, or SampleFailedError."""
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
+            if outcome.deadline is not None and time.monotonic() >= outcome.deadline:
+                raise SampleFailedError(
+                    f"sample_timeout={self.sample_timeout:g}s passed after {attempt} attempts"
+                    + (f"; last error: {last}" if last is not None else "")
+                )
             if attempt:
                 time.sleep(min(self.backoff_s * 2 ** (attempt - 1), 8.0))
             try:
@@ -168,6 +177,11 @@ class ModelClient:
                 )
             try:
                 body = resp.json()
+            except UnicodeDecodeError as err:  # not a transient fault: never retried
+                raise SampleFailedError(
+                    f"response body is not valid UTF-8 (byte 0x{resp.content[err.start]:02x} "
+                    f"at offset {err.start}): {_snippet(resp.content)}"
+                ) from None
             except ValueError:
                 last = ResponseFormatError(f"response is not JSON: {_snippet(resp.content)}")
                 continue
@@ -245,6 +259,8 @@ class ModelClient:
     def run(self, requests: Sequence[Request]) -> DocOutcome:
         """All requests of one document, in order (log-likelihood ones batched)."""
         outcome = DocOutcome(outputs=[], raw=[])
+        if self.sample_timeout is not None:
+            outcome.deadline = time.monotonic() + self.sample_timeout
         pending: list[LoglikelihoodRequest] = []
 
         def flush() -> None:

@@ -7,6 +7,8 @@ Tree::
         ├── EvaluationConfigError       also a nemo_evaluator.errors.ConfigError (ValueError): a
         │                               config the run cannot use (wrong endpoint type, an
         │                               output dir holding a run with other settings)
+        ├── OutputDirError              the output dir cannot be written (a file, read-only,
+        │                               full); names the path, the cause and the fix
         ├── ResponseFormatError         a body that is not what the endpoint type promises
         ├── SampleFailedError           one sample failed after its retries (recorded in the
         │                               journal and samples.jsonl, not raised out of evaluate)
@@ -26,6 +28,10 @@ class EvaluationError(EvaluatorRuntimeError):
 
 class EvaluationConfigError(EvaluationError, ConfigError):
     """The configuration cannot be used for this run."""
+
+
+class OutputDirError(EvaluationError):
+    """The output directory cannot be created or written; completed samples stay journaled."""
 
 
 class ResponseFormatError(EvaluationError):

@@ -29,6 +29,7 @@ from nvidia_eval_commons.api.api_dataclasses import (
     EvaluationTarget,
 )
 from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
+from nvidia_eval_commons.registry import PluginLoadError, UnknownNameError
 
 from ..adapters.switch_interval import ShortSwitchInterval
 from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
@@ -37,8 +38,16 @@ from .client import ModelClient
 from .display import ProgressDisplay, print_summary, quiet_requested
 from .endpoint import HttpTransport, endpoint_path, resolve_model_id
 from .errors import EvaluationConfigError, TooManyErrorsError
+from .failures import summary_lines
 from .journal import JOURNAL_NAME, Journal
-from .output import write_results, write_run_config, write_samples
+from .output import (
+    is_disk_error,
+    output_dir_error,
+    prepare_output_dir,
+    write_results,
+    write_run_config,
+    write_samples,
+)
 from .report import write_report
 from .runner import RunStats, allowed_errors, outputs_from_json, run_docs
 from .settings import (
@@ -80,6 +89,7 @@ def evaluate(
     if adapter_cfg is not None and not isinstance(adapter_cfg, AdapterConfig):
         adapter_cfg = AdapterConfig.model_validate(adapter_cfg)
     adapter = adapter_cfg if adapter_cfg is not None else target.api_endpoint.adapter_config
+    target.api_endpoint.resolved_api_key()  # an unset api_key_env fails here, before any request
     tasks = config.task_types
     if len(tasks) == 1:
         return _evaluate_task(target, config, adapter, tasks[0], Path(config.output_dir))
@@ -99,8 +109,8 @@ def evaluate(
 def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) -> Benchmark:
     try:
         cls = get_benchmark(task)
-    except KeyError as err:
-        raise EvaluationConfigError(str(err.args[0])) from None
+    except (UnknownNameError, PluginLoadError) as err:
+        raise EvaluationConfigError(str(err)) from None
     etype = target.api_endpoint.endpoint_type
     if etype not in cls.endpoint_types:
         want = " or ".join(cls.endpoint_types)
@@ -113,9 +123,11 @@ def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) ->
 
 def _resume_hint(output_dir: Path, target: EvaluationTarget) -> str:
     cmd = f"nemo-evaluator run --resume {shlex.quote(str(output_dir))}"
-    key = target.api_endpoint.api_key
-    if key is not None and "api_key" not in target_without_key(target)["api_endpoint"]:
-        cmd += " --api-key YOUR_KEY"
+    ep = target.api_endpoint
+    if ep.api_key_env is not None:
+        cmd += f" --api-key-env {ep.api_key_env}"
+    elif ep.api_key is not None:
+        cmd += " --api-key-env VAR_HOLDING_YOUR_KEY"
     return cmd
 
 
@@ -140,6 +152,7 @@ def _build_pipeline(
         api_key=ep.resolved_api_key(),
         max_retries=params.max_retries,
         request_timeout=params.request_timeout,
+        sample_timeout=params.sample_timeout,
     )
     stack.callback(pipeline.close)
     if adapter is not None and adapter.local_port is not None:
@@ -159,6 +172,22 @@ def _evaluate_task(
     task: str,
     output_dir: Path,
 ) -> EvaluationResult:
+    """One task; a file-system failure becomes one OutputDirError line (the journal stays)."""
+    try:
+        return _run_task(target, config, adapter, task, output_dir)
+    except OSError as err:
+        if is_disk_error(err):
+            raise output_dir_error(err, output_dir) from None
+        raise
+
+
+def _run_task(
+    target: EvaluationTarget,
+    config: EvaluationConfig,
+    adapter: AdapterConfig | None,
+    task: str,
+    output_dir: Path,
+) -> EvaluationResult:
     params = config.params
     extra = params.extra
     rescore = bool(extra.get("rescore"))
@@ -167,7 +196,7 @@ def _evaluate_task(
     docs = bench.limit_docs(bench.load_docs(), params.limit_samples)
     ep = target.api_endpoint
     settings = result_settings(task=task, target=target, params=params, adapter=adapter)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(output_dir)
     journal = Journal(output_dir / JOURNAL_NAME, settings=settings).open()
     if not rescore:
         write_run_config(run_config(target=target, eval_cfg=config, adapter=adapter), output_dir)
@@ -178,6 +207,7 @@ def _evaluate_task(
     resumed = sum(1 for d in docs if str(d["doc_id"]) in done)
     todo = [] if rescore else [d for d in docs if str(d["doc_id"]) not in done]
     quiet = quiet_requested(extra)
+    stopped: TooManyErrorsError | None = None
     try:
         if todo:
             with ExitStack() as stack:
@@ -196,6 +226,7 @@ def _evaluate_task(
                     top_p=params.top_p,
                     seed=params.seed,
                     loglikelihood_batch_size=int(extra.get("loglikelihood_batch_size", 16)),
+                    sample_timeout=params.sample_timeout,
                 )
                 progress = stack.enter_context(
                     ProgressDisplay(
@@ -230,11 +261,11 @@ def _evaluate_task(
         )
         raise
     except TooManyErrorsError as err:
-        journal.close()
-        raise TooManyErrorsError(
+        # still write samples.jsonl and report.html for what finished, then raise
+        stopped = TooManyErrorsError(
             f"{err} (completed samples are kept in {journal.path}; fix the cause and run again "
             "to resume)"
-        ) from None
+        )
     finally:
         journal.close()
     inference_s = time.perf_counter() - t0
@@ -261,6 +292,7 @@ def _evaluate_task(
             "adapter": adapter.model_dump(mode="json") if adapter is not None else None,
         },
         quiet=quiet,
+        stopped=stopped,
     )
 
 
@@ -294,8 +326,13 @@ def _finish(
     output_dir: Path,
     config_dump: dict[str, Any],
     quiet: bool,
+    stopped: TooManyErrorsError | None = None,
 ) -> EvaluationResult:
-    """Score what the journal holds, write every output file, print the summary."""
+    """Score what the journal holds, write every output file, print the summary.
+
+    After an early stop (``stopped``) samples.jsonl and report.html are written for the
+    samples that finished, the error causes are printed, and ``stopped`` is raised.
+    """
     entries = journal.entries
     to_score = [
         d
@@ -321,6 +358,7 @@ def _finish(
     usage: dict[str, int] = {}
     errors = missing = cache_hits = 0
     last_error = None
+    error_texts: list[str] = []
     for doc in docs:
         doc_id = str(doc["doc_id"])
         entry = entries.get(doc_id)
@@ -336,6 +374,7 @@ def _finish(
         if error:
             errors += 1
             last_error = error
+            error_texts.append(str(error))
         else:
             assert isinstance(score, SampleScore)
             scores.append(score)
@@ -389,6 +428,10 @@ def _finish(
         ),
     )
     write_report(result, samples, output_dir)
+    for line in summary_lines(error_texts, total=len(docs)):
+        print(line, file=sys.stderr)
+    if stopped is not None:
+        raise stopped
     if errors > allowed_errors(len(docs), fraction):
         raise TooManyErrorsError(
             f"{errors} of {len(docs)} samples failed (max_error_fraction={fraction}); last error: "

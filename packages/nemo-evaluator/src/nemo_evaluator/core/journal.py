@@ -15,6 +15,7 @@ left by a crash is cut off when the journal is reopened. A later line for the sa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -145,11 +146,19 @@ class Journal:
             self._sync_locked(time.monotonic())
 
     def close(self) -> None:
+        """Flush, fsync and close. On a full disk the lines not yet written are dropped (they
+        re-run on resume) and the lines already written stay intact; the write error itself
+        was raised by ``append``."""
         with self._lock:
-            if self._fh is not None:
-                self._sync_locked(time.monotonic())
-                self._fh.close()
-                self._fh = None
+            if self._fh is None:
+                return
+            fh, self._fh = self._fh, None
+            with contextlib.suppress(OSError):
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(OSError):
+                fh.close()
+            self._unsynced = 0
 
     def __enter__(self) -> Journal:
         return self

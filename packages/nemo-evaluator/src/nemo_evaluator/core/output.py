@@ -1,7 +1,14 @@
-"""Files of the output directory: results.yml/.json, samples.jsonl and the run config."""
+"""Files of the output directory: results.yml/.json, samples.jsonl and the run config.
+
+Files are replaced atomically (a temporary file, then a rename) and get the mode a plain
+``open`` would give them (0644 under umask 022), so colleagues can read results on a shared
+file system. A directory that cannot be written (a file in the way, read-only, a full disk)
+raises OutputDirError: one line naming the path, the cause and the fix.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -12,10 +19,64 @@ import yaml
 
 from nvidia_eval_commons.api.results import EvaluationResult
 
+from .errors import OutputDirError
+
 RESULTS_YML = "results.yml"
 RESULTS_JSON = "results.json"
 SAMPLES_JSONL = "samples.jsonl"
 RUN_CONFIG = "run_config.json"
+
+_CAUSES = {
+    errno.ENOSPC: ("no space left on the device", "free some space"),
+    errno.EDQUOT: ("the disk quota is exhausted", "free some space"),
+    errno.EROFS: ("the file system is read-only", "choose a writable output_dir"),
+    errno.EACCES: ("permission denied", "make it writable or choose another output_dir"),
+    errno.EPERM: ("permission denied", "make it writable or choose another output_dir"),
+    errno.EEXIST: ("a file is in the way of the directory", "move it or choose another output_dir"),
+    errno.ENOTDIR: (
+        "a file is in the way of the directory",
+        "move it or choose another output_dir",
+    ),
+    errno.EISDIR: ("a directory is in the way of a file", "move it or choose another output_dir"),
+}
+
+
+def is_disk_error(err: BaseException) -> bool:
+    """An OSError about the file system (not a network error, which is an OSError too)."""
+    return isinstance(err, OSError) and err.errno in _CAUSES
+
+
+def output_dir_error(err: OSError, output_dir: Path) -> OutputDirError:
+    """The one-line error for a file-system failure under ``output_dir``."""
+    cause, fix = _CAUSES.get(err.errno or 0, (err.strerror or type(err).__name__, "fix it"))
+    path = str(err.filename or output_dir)
+    where = "" if path == str(output_dir) else f"{path}: "
+    return OutputDirError(
+        f"cannot write the output dir {output_dir} ({where}{cause}); {fix}, then run the same "
+        "command again: completed samples are kept in its journal and the run resumes"
+    )
+
+
+def prepare_output_dir(output_dir: Path) -> None:
+    """Create ``output_dir`` (and parents) or raise OutputDirError."""
+    try:
+        if output_dir.exists() and not output_dir.is_dir():
+            raise FileExistsError(errno.EEXIST, "File exists", str(output_dir))
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise output_dir_error(err, output_dir) from None
+
+
+def _file_mode() -> int:
+    """0666 less the process umask (read from /proc: setting it to read it is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o644
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -23,6 +84,7 @@ def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, _file_mode())  # mkstemp's 0600 would hide results from colleagues
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)

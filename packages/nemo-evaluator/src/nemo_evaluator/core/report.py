@@ -1,137 +1,215 @@
-"""A self-contained report.html: the metrics, and every sample with filter and search.
+"""A self-contained report.html: the metrics with charts, and every sample to sort and filter.
 
-No external assets: styles and script are inline, and the samples are embedded as JSON inside a
-``<script type="application/json">`` block (``<`` escaped so no text can close the tag).
+No external assets: the style and script (``report_assets/``) are inlined, and the samples are
+embedded as JSON inside a ``<script type="application/json">`` block (``<`` escaped so no text
+can close the tag). The table pages through any number of samples; a row opens to the sample's
+prompt as sent (see :mod:`.report_samples`). The view is kept in the address:
+``report.html#f=wrong&sort=-v&page=2``; ``report.html#doc=ID`` shows the one sample ``ID``, opened
+(the links of ``nv-eval compare``).
+
+Tasks are shown as a tree: the entries no group contains (``mmlu``) first, the groups and
+tasks below them folded; each entry's headline score
+(:mod:`nvidia_eval_commons.api.layout`) comes first.
 """
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from nvidia_eval_commons.api.results import EvaluationResult
+from nvidia_eval_commons.api.layout import entry_tree, headline_key, named_scores
+from nvidia_eval_commons.api.results import EvaluationResult, Score
+
+from .report_samples import sample_row
 
 REPORT_HTML = "report.html"
-
-_STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:20px;color:#222}
-h1{font-size:20px;margin:0 0 4px}.meta{color:#666;margin-bottom:12px}
-table{border-collapse:collapse;margin-bottom:16px}
-td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f4f4f4}.num{text-align:right;font-variant-numeric:tabular-nums}
-#controls{margin:12px 0;display:flex;gap:8px;align-items:center}
-#controls input{flex:1;max-width:480px;padding:4px 8px}
-.ok{background:#e8f6e8}.bad{background:#fbeaea}.err{background:#fff4d6}
-pre{white-space:pre-wrap;margin:0;max-height:220px;overflow:auto;font-size:12px}
-#samples td:first-child{white-space:nowrap}
-"""
-
-_SCRIPT = """
-const data = JSON.parse(document.getElementById('samples-data').textContent);
-const body = document.querySelector('#samples tbody');
-const q = document.getElementById('q'), f = document.getElementById('f');
-const count = document.getElementById('count');
-function cls(s){ if (s.error) return 'err'; return s.correct ? 'ok' : 'bad'; }
-function cell(text){ const td=document.createElement('td'); const p=document.createElement('pre');
-  p.textContent = text; td.appendChild(p); return td; }
-function render(){
-  const needle = q.value.toLowerCase(), want = f.value; body.textContent=''; let n=0;
-  for (const s of data){
-    const k = cls(s);
-    if (want!=='all' && want!==k) continue;
-    if (needle) {
-      if (s.search === undefined)
-        s.search = [s.doc_id, s.prompt, s.response, s.extracted, s.target, s.error || ''].join(' ').toLowerCase();
-      if (!s.search.includes(needle)) continue;
-    }
-    if (++n > 2000) continue;
-    const tr = document.createElement('tr'); tr.className = k;
-    for (const v of [s.doc_id, s.prompt, s.response, s.extracted, s.target, s.score, s.error||''])
-      tr.appendChild(cell(v));
-    body.appendChild(tr);
-  }
-  count.textContent = n + ' of ' + data.length + ' samples' + (n>2000 ? ' (first 2000 shown)' : '');
-}
-q.addEventListener('input', render); f.addEventListener('change', render); render();
-"""
+Z95 = 1.959963984540054
+"""Normal quantile of the 95 % interval drawn around each score (value ± Z95 · stderr)."""
 
 
-def _text(value: Any) -> str:
+def _asset(name: str) -> str:
+    return files(__package__).joinpath("report_assets", name).read_text(encoding="utf-8")
+
+
+def fmt(value: float | None) -> str:
+    """Four decimals at most, no float noise: 0.5, 0.3333, -25.88."""
     if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, indent=1)
+        return "-"
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
-def _primary(metrics: dict[str, dict[str, float]]) -> float | None:
-    for named in metrics.values():
-        for value in named.values():
-            return float(value)
-    return None
+def interval(score: Score) -> tuple[float, float] | None:
+    """The 95 % interval of a score (normal approximation), clipped to [0, 1] for proportions."""
+    se = score.stats.stderr
+    if se is None:
+        return None
+    lo, hi = score.value - Z95 * se, score.value + Z95 * se
+    if 0.0 <= score.value <= 1.0:
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+    return lo, hi
+
+
+def _scores_of(result: EvaluationResult, name: str) -> dict[str, Score]:
+    entry = result.groups.get(name) or result.tasks[name]
+    scores = named_scores(entry.metrics)
+    key = headline_key(scores)
+    if key is None:
+        return {}
+    return {key: scores[key], **{k: v for k, v in scores.items() if k != key}}
+
+
+def _metric_rows(result: EvaluationResult, entries: list[tuple[str, int]]) -> Iterator[str]:
+    for name, depth in entries:
+        for i, (key, score) in enumerate(_scores_of(result, name).items()):
+            ci = interval(score)
+            cls = ' class="child"' if depth else ""
+            label = ("· " * depth + name) if i == 0 else ""
+            metric = f"<b>{html.escape(key)}</b>" if i == 0 else html.escape(key)
+            yield (
+                f"<tr{cls}><td>{html.escape(label)}</td><td>{metric}</td>"
+                f"<td class=num>{fmt(score.value)}</td>"
+                f"<td class=num>{fmt(score.stats.stderr)}</td>"
+                f"<td class=num>{'-' if ci is None else f'[{fmt(ci[0])}, {fmt(ci[1])}]'}</td>"
+                f"<td class=num>{score.stats.count}</td></tr>"
+            )
+
+
+_METRIC_HEAD = (
+    "<thead><tr><th>task</th><th>score</th><th>value</th><th>stderr</th>"
+    "<th>95% interval</th><th>n</th></tr></thead>"
+)
+
+
+def _metrics_section(result: EvaluationResult) -> str:
+    tree = entry_tree(result)
+    top = [(n, d) for n, d, _ in tree if d == 0]
+    parts = [
+        f'<div class="wrap"><table id="metrics">{_METRIC_HEAD}<tbody>'
+        f"{''.join(_metric_rows(result, top))}</tbody></table></div>"
+    ]
+    if len(tree) > len(top):
+        parts.append(
+            f"<details><summary>all {len(tree)} tasks and groups</summary>"
+            f'<div class="wrap"><table id="metrics-all">{_METRIC_HEAD}<tbody>'
+            f"{''.join(_metric_rows(result, [(n, d) for n, d, _ in tree]))}</tbody></table></div></details>"
+        )
+    return "".join(parts)
+
+
+def _chart(key: str, bars: list[tuple[str, Score]]) -> str:
+    """Horizontal bars with the 95 % interval as a whisker; axis 0..1 for proportions."""
+    label_w, plot_w, row_h, top = 170, 300, 22, 18
+    hi_value = max((interval(s) or (s.value, s.value))[1] for _, s in bars)
+    lo_value = min((interval(s) or (s.value, s.value))[0] for _, s in bars)
+    if lo_value >= 0.0 and hi_value <= 1.0:
+        lo_axis, hi_axis = 0.0, 1.0
+    else:
+        lo_axis, hi_axis = min(lo_value, 0.0), max(hi_value, 0.0) or 1.0
+    span = (hi_axis - lo_axis) or 1.0
+
+    def x(v: float) -> float:
+        return label_w + plot_w * (v - lo_axis) / span
+
+    height = top + row_h * len(bars) + 6
+    width = label_w + plot_w + 190
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(key)} per task">',
+        f'<text x="{x(lo_axis):.1f}" y="12" text-anchor="start" fill="#777">{fmt(lo_axis)}</text>',
+        f'<text x="{x(hi_axis):.1f}" y="12" text-anchor="end" fill="#777">{fmt(hi_axis)}</text>',
+        f'<line x1="{x(0.0):.1f}" x2="{x(0.0):.1f}" y1="{top - 2}" y2="{height - 4}" '
+        'stroke="#999"/>',
+    ]
+    for i, (name, score) in enumerate(bars):
+        y = top + i * row_h
+        ci = interval(score)
+        x0, x1 = sorted((x(0.0), x(score.value)))
+        shown = name if len(name) <= 24 else name[:23] + "…"
+        text = fmt(score.value) + ("" if ci is None else f" [{fmt(ci[0])}, {fmt(ci[1])}]")
+        out.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{html.escape(shown)}'
+            f"<title>{html.escape(name)}</title></text>"
+            f'<rect x="{x0:.1f}" y="{y + 4}" width="{max(x1 - x0, 1.0):.1f}" height="13" '
+            f'fill="#4a78a8"><title>{html.escape(f"{name} {key}: {text}")}</title></rect>'
+        )
+        if ci is not None:
+            a, b, mid = x(ci[0]), x(ci[1]), y + 10.5
+            out.append(
+                f'<path d="M{a:.1f} {mid}H{b:.1f}M{a:.1f} {mid - 5}V{mid + 5}'
+                f'M{b:.1f} {mid - 5}V{mid + 5}" stroke="#222" stroke-width="1.5" fill="none"/>'
+            )
+        out.append(
+            f'<text x="{label_w + plot_w + 6}" y="{y + 14}" fill="#333">{html.escape(text)}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _charts_section(result: EvaluationResult) -> str:
+    """One chart per score name, over the top entries and their direct members."""
+    shown = [n for n, depth, _ in entry_tree(result) if depth <= 1]
+    by_key: dict[str, list[tuple[str, Score]]] = {}
+    for name in shown:
+        for key, score in _scores_of(result, name).items():
+            by_key.setdefault(key, []).append((name, score))
+    charts = [
+        f'<div class="chart"><h3>{html.escape(key)}</h3>{_chart(key, bars)}</div>'
+        for key, bars in by_key.items()
+    ]
+    return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
 
 
 def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> str:
     md = result.metadata
-    rows = []
-    for kind in (result.tasks, result.groups):
-        for name, entry in kind.items():
-            for metric, mres in entry.metrics.items():
-                for score_name, score in mres.scores.items():
-                    se = score.stats.stderr
-                    rows.append(
-                        "<tr><td>{}</td><td>{}</td><td>{}</td><td class=num>{:.4f}</td>"
-                        "<td class=num>{}</td><td class=num>{}</td></tr>".format(
-                            html.escape(name),
-                            html.escape(metric),
-                            html.escape("" if score_name == metric else score_name),
-                            score.value,
-                            "-" if se is None else f"{se:.4f}",
-                            score.stats.count,
-                        )
-                    )
-    view = []
-    for s in samples:
-        primary = _primary(s.get("score") or {})
-        row = {
-            "doc_id": s["doc_id"],
-            "prompt": _text(s.get("prompt")),
-            "response": _text(s.get("response")),
-            "extracted": _text(s.get("extracted")),
-            "target": _text(s.get("target")),
-            "score": "\n".join(
-                f"{name}: {value:g}"
-                for named in (s.get("score") or {}).values()
-                for name, value in named.items()
-            ),
-            "error": s.get("error"),
-            "correct": bool(primary) if primary is not None else False,
-        }
-        view.append(row)
+    rows = [sample_row(s) for s in samples]
     # ASCII escapes are faster to encode (see output.write_samples) and JSON.parse reads them
-    payload = json.dumps(view).replace("<", "\\u003c")
+    payload = json.dumps(rows).replace("<", "\\u003c")
     title = f"{md.task} - {md.model_id}"
     meta = (
         f"{md.num_samples} samples, {md.num_errors} errors, {md.num_cache_hits} cache hits, "
         f"{md.duration_s or 0:.1f} s; endpoint {md.endpoint_url} ({md.endpoint_type}); "
         f"finished {md.finished_at}"
     )
+    dataset = md.extra.get("dataset") if isinstance(md.extra, dict) else None
+    modified = dataset.get("modified_accepted") if isinstance(dataset, dict) else None
+    warning = (
+        '<div class="meta"><b>Modified dataset:</b> '
+        + html.escape(", ".join(modified))
+        + " differ from the canonical files (sha256); scored with accept_modified_dataset, "
+        "so these scores are not comparable with published ones.</div>"
+        if modified
+        else ""
+    )
+    counts = {k: sum(1 for r in rows if r["st"] == k) for k in ("correct", "wrong", "error")}
+    options = "".join(f'<option value="{k}">{k} ({n})</option>' for k, n in counts.items())
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>{_STYLE}</style></head><body>
-<h1>{html.escape(title)}</h1><div class="meta">{html.escape(meta)}</div>
-<table><thead><tr><th>task</th><th>metric</th><th>score</th><th>value</th><th>stderr</th>
-<th>n</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
-<div id="controls"><input id="q" type="search" placeholder="search prompts, answers, targets">
-<select id="f"><option value="all">all</option><option value="ok">correct</option>
-<option value="bad">wrong</option><option value="err">errors</option></select>
-<span id="count"></span></div>
-<table id="samples"><thead><tr><th>doc</th><th>prompt</th><th>response</th><th>extracted</th>
-<th>target</th><th>score</th><th>error</th></tr></thead><tbody></tbody></table>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title><style>{_asset("report.css")}</style></head><body>
+<h1>{html.escape(title)}</h1><div class="meta">{html.escape(meta)}</div>{warning}
+{_metrics_section(result)}
+{_charts_section(result)}
+<h2>Samples</h2>
+<div id="controls"><input id="q" type="search" placeholder="search prompts, answers, targets"
+ aria-label="search"><select id="f" aria-label="filter"><option value="all">all ({len(rows)})</option>
+{options}</select><span id="count"></span>
+<button id="all" type="button" hidden>show all samples</button></div>
+<table id="samples"><colgroup><col class="c-doc"><col class="c-st"><col class="c-v"><col>
+<col class="c-ans"><col class="c-tgt"></colgroup>
+<thead><tr><th data-key="id">doc</th><th data-key="st">result</th><th data-key="v">score</th>
+<th data-key="q">question</th><th data-key="ext" class="hide-narrow">answer</th>
+<th data-key="tgt" class="hide-narrow">target / error</th></tr></thead><tbody></tbody></table>
+<div id="pager"><button id="prev" type="button">previous</button><span id="page-info"></span>
+<button id="next" type="button">next</button><select id="page-size" aria-label="rows per page">
+<option>25</option><option selected>50</option><option>100</option><option>500</option></select>
+rows per page; click a row for the whole sample</div>
 <script type="application/json" id="samples-data">{payload}</script>
-<script>{_SCRIPT}</script>
+<script>{_asset("report.js")}</script>
 </body></html>
 """
 

@@ -21,11 +21,17 @@ DEFAULT_MAX_ERROR_FRACTION = 0.05
 
 # params.extra keys that steer the run but never change a sample's result.
 RUNTIME_EXTRA_KEYS = frozenset(
-    {"rescore", "max_error_fraction", "quiet", "loglikelihood_batch_size", "data_dir"}
+    {
+        "rescore",
+        "max_error_fraction",
+        "quiet",
+        "loglikelihood_batch_size",
+        "data_dir",
+        "accept_modified_dataset",
+    }
 )
 # Interceptors that only observe (logging, stats, progress) or replay (cache).
 _OBSERVING_INTERCEPTORS = re.compile(r"logging|caching|cache|progress|stats")
-_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 def max_error_fraction(params: ConfigParams) -> float:
@@ -78,12 +84,8 @@ def result_settings(
 
 
 def target_without_key(target: EvaluationTarget) -> dict[str, Any]:
-    """The target as JSON without the API key (an environment variable's name is kept)."""
-    data = target.model_dump(mode="json", exclude={"api_endpoint": {"api_key"}})
-    key = target.api_endpoint.api_key
-    if key is not None and _ENV_NAME.fullmatch(key.get_secret_value()):
-        data["api_endpoint"]["api_key"] = key.get_secret_value()
-    return data
+    """The target as JSON without a literal API key (``api_key_env``, a name, is kept)."""
+    return target.model_dump(mode="json", exclude={"api_endpoint": {"api_key"}})
 
 
 def run_config(

@@ -6,19 +6,20 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from nemo_evaluator.sandbox.errors import SandboxError
+from nemo_evaluator.errors import ConfigError
 
-Isolation = Literal["auto", "namespaces", "userns", "none"]
-Status = Literal["passed", "failed", "timeout", "memory", "crashed"]
+Isolation = Literal["bubblewrap", "unsafe"]
+Status = Literal["passed", "failed", "incomplete", "timeout", "memory", "crashed"]
+ISOLATIONS = ("bubblewrap", "unsafe")
 
 
 @dataclass(frozen=True, kw_only=True)
 class SandboxLimits:
     """What one check may use.
 
-    ``isolation``: ``auto`` uses namespaces when the machine allows them and falls back to the
-    in-process guard; ``namespaces`` refuses to run without them; ``userns`` forces the
-    unprivileged user-namespace path; ``none`` uses only rlimits and the in-process guard.
+    ``isolation``: ``bubblewrap`` (the default) runs the program in a bubblewrap sandbox and
+    raises SandboxError where one cannot be built; ``unsafe`` runs it with rlimits and the
+    in-process guard only, on purpose (it can read the host's files and reach its sockets).
     """
 
     timeout_s: float = 3.0
@@ -27,22 +28,20 @@ class SandboxLimits:
     max_processes: int = 64  # tasks (processes and threads) in the check's pids cgroup
     cpus: float | None = 1.0  # CPU quota of the check's cpu cgroup (None: no quota)
     max_output_bytes: int = 64 * 1024  # kept per stream; the rest is dropped
-    max_file_mb: int = 64
-    isolation: Isolation = "auto"
+    max_file_mb: int = 64  # also the size of the sandbox's private /tmp
+    isolation: Isolation = "bubblewrap"
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0:
-            raise SandboxError(f"timeout_s must be > 0, got {self.timeout_s}")
+            raise ConfigError(f"timeout_s must be > 0, got {self.timeout_s}")
         if self.memory_mb < 64:
-            raise SandboxError(f"memory_mb must be >= 64 (Python needs it), got {self.memory_mb}")
+            raise ConfigError(f"memory_mb must be >= 64 (Python needs it), got {self.memory_mb}")
         if self.max_processes < 2:
-            raise SandboxError(f"max_processes must be >= 2, got {self.max_processes}")
+            raise ConfigError(f"max_processes must be >= 2, got {self.max_processes}")
         if self.cpus is not None and not self.cpus > 0:
-            raise SandboxError(f"cpus must be > 0 or None, got {self.cpus}")
-        if self.isolation not in ("auto", "namespaces", "userns", "none"):
-            raise SandboxError(
-                f"isolation must be auto, namespaces, userns or none, got {self.isolation!r}"
-            )
+            raise ConfigError(f"cpus must be > 0 or None, got {self.cpus}")
+        if self.isolation not in ISOLATIONS:
+            raise ConfigError(f"isolation must be bubblewrap or unsafe, got {self.isolation!r}")
 
     @property
     def effective_cpu_time_s(self) -> int:
@@ -53,7 +52,12 @@ class SandboxLimits:
 
 @dataclass(frozen=True, kw_only=True)
 class SandboxResult:
-    """Outcome of one check. ``passed`` is true iff the program exited 0 within its limits."""
+    """Outcome of one check.
+
+    ``passed`` is true iff the program ran to its end within its limits: it exited 0 *and* the
+    harness wrote back this check's token. ``incomplete``: it exited 0 without that (an early
+    ``sys.exit(0)``/``os._exit(0)``).
+    """
 
     status: Status
     returncode: int | None
@@ -62,7 +66,7 @@ class SandboxResult:
     duration_s: float
     stdout_truncated: bool = False
     stderr_truncated: bool = False
-    isolation: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("netns", "readonly-fs")
+    isolation: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("bubblewrap", "netns")
     weaknesses: tuple[str, ...] = field(default_factory=tuple)
 
     @property

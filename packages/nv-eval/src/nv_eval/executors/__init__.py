@@ -1,9 +1,12 @@
-"""Executors: where jobs run (``local``, ``slurm``, ``lepton``) behind one interface."""
+"""Executors: where jobs run (``local``, ``slurm``, ``lepton``) behind one interface.
+
+They are looked up by name in ``nvidia_eval_commons.api.plugins.EXECUTORS``.
+"""
 
 from __future__ import annotations
 
+from nvidia_eval_commons.api.plugins import EXECUTORS
+
 from .base import Executor, JobSpec, JobStatus
 
-EXECUTOR_NAMES = ("local", "slurm", "lepton")
-
-__all__ = ["EXECUTOR_NAMES", "Executor", "JobSpec", "JobStatus"]
+__all__ = ["EXECUTORS", "Executor", "JobSpec", "JobStatus"]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from nvidia_eval_commons.api.launcher import LauncherConfig
+
 STATE_DIR = "state"
 LOG_NAME = "job.log"
 JOB_DIR_TOKEN = "{job_dir}"
@@ -39,6 +41,9 @@ class JobSpec:
     total_jobs: int = 1
     job_file: str = ""
     """The job file's text (``job.json``), for executors that ship it themselves."""
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)
+    """Variables the job's process gets in its environment only: never in a file, a script
+    or ``describe`` (a literal API key)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,14 @@ class Executor(ABC):
     """Runs jobs somewhere. Subclasses are thin: one file each."""
 
     name: ClassVar[str]
+
+    @classmethod
+    def from_config(
+        cls, config: LauncherConfig, *, invocation_id: str, secret_envs: tuple[str, ...] = ()
+    ) -> Executor:
+        """The executor for a validated launcher file. ``secret_envs`` are the names of the
+        environment variables that hold secrets the jobs need (passed on, never written)."""
+        return cls()
 
     @abstractmethod
     def submit(self, spec: JobSpec) -> dict[str, Any]:

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nvidia_eval_commons.api.launcher import DeploymentConfig, LeptonConfig
+from nvidia_eval_commons.api.launcher import DeploymentConfig, LauncherConfig, LeptonConfig
 
-from ..errors import SchedulerError, require_extra
+from ..errors import LauncherConfigError, SchedulerError, require_extra
 from .base import JOB_DIR_TOKEN, Executor, JobSpec, JobStatus, tail
 
 DEFAULT_IMAGE = "nvcr.io/nvidia/nemo:latest"
@@ -75,11 +75,27 @@ class LeptonExecutor(Executor):
         self.secret_envs = secret_envs
         self.deployment = deployment
 
+    @classmethod
+    def from_config(
+        cls, config: LauncherConfig, *, invocation_id: str, secret_envs: tuple[str, ...] = ()
+    ) -> LeptonExecutor:
+        return cls(
+            config.execution.lepton,
+            invocation_id=invocation_id,
+            secret_envs=secret_envs,
+            deployment=config.deployment,
+        )
+
     # -- specs ---------------------------------------------------------------------------
     def job_spec(self, spec: JobSpec) -> Any:
         """The ``LeptonJob`` for one job (validated by the SDK's pydantic models)."""
         common, dep, job = _types()
         cfg = self.config
+        if spec.secret_env:
+            raise LauncherConfigError(
+                "a literal API key cannot be put in a Lepton job spec; store it as a "
+                "workspace secret NAME and write api_key: ${oc.env:NAME}"
+            )
         payload = base64.b64encode(spec.job_file.encode()).decode()
         command = shlex.join(spec.command).replace(JOB_DIR_TOKEN, CONTAINER_JOB_DIR)
         script = (

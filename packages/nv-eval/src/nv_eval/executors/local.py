@@ -19,6 +19,8 @@ from typing import Any
 
 import psutil
 
+from nvidia_eval_commons.api.launcher import LauncherConfig
+
 from .base import LOG_NAME, Executor, JobSpec, JobStatus, marker_time, status_from_markers
 from .base import write_marker as _write_marker
 
@@ -46,6 +48,12 @@ class LocalExecutor(Executor):
     def __init__(self, *, env: dict[str, str] | None = None) -> None:
         self.env = dict(env or {})
 
+    @classmethod
+    def from_config(
+        cls, config: LauncherConfig, *, invocation_id: str, secret_envs: tuple[str, ...] = ()
+    ) -> LocalExecutor:
+        return cls(env=config.execution.local.env)
+
     def submit(self, spec: JobSpec) -> dict[str, Any]:
         spec.job_dir.mkdir(parents=True, exist_ok=True)
         argv = [
@@ -63,7 +71,7 @@ class LocalExecutor(Executor):
             "--",
             *spec.command,
         ]
-        env = {**os.environ, **self.env, **spec.env}
+        env = {**os.environ, **self.env, **spec.env, **spec.secret_env}
         with open(spec.job_dir / LOG_NAME, "ab") as log:
             proc = subprocess.Popen(
                 argv,

@@ -10,6 +10,7 @@ Slurm raises SchedulerError carrying Slurm's own message.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -17,7 +18,7 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from nvidia_eval_commons.api.launcher import SlurmConfig, SshConfig
+from nvidia_eval_commons.api.launcher import LauncherConfig, SlurmConfig, SshConfig
 
 from ..errors import SchedulerError
 from .base import (
@@ -79,11 +80,19 @@ class Shell:
             opts += ["-i", self.ssh.identity_file]
         return [*opts, dest, shlex.join(argv)]
 
-    def run(self, argv: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        argv: list[str],
+        *,
+        stdin: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **extra_env} if extra_env else None
         try:
             return subprocess.run(
                 self.argv(argv),
                 input=stdin,
+                env=env,
                 capture_output=True,
                 text=True,
                 timeout=_TIMEOUT_S,
@@ -118,6 +127,12 @@ class SlurmExecutor(Executor):
         self.config = config or SlurmConfig()
         self.invocation_id = invocation_id
         self.shell = Shell(self.config.ssh)
+
+    @classmethod
+    def from_config(
+        cls, config: LauncherConfig, *, invocation_id: str, secret_envs: tuple[str, ...] = ()
+    ) -> SlurmExecutor:
+        return cls(config.execution.slurm, invocation_id=invocation_id)
 
     # -- paths ---------------------------------------------------------------------------
     def remote_dir(self, job_dir: Path) -> str:
@@ -191,7 +206,16 @@ class SlurmExecutor(Executor):
             for local in spec.job_dir.iterdir():
                 if local.is_file():
                     self.shell.write(f"{rdir}/{local.name}", local.read_text(encoding="utf-8"))
-        res = self.shell.run(["sbatch", "--parsable", script_path])
+        if spec.secret_env and self.config.ssh is not None:
+            raise SchedulerError(
+                f"job {spec.job_id}: a literal API key cannot be sent over ssh; "
+                "write api_key: ${oc.env:NAME} with NAME set on the cluster"
+            )
+        # sbatch exports its own environment to the job (--export=ALL, Slurm's default):
+        # the secret reaches the job that way and is never written into the script
+        res = self.shell.run(
+            ["sbatch", "--parsable", script_path], extra_env=spec.secret_env or None
+        )
         if res.returncode != 0:
             message = (res.stderr or res.stdout).strip().splitlines()
             raise SchedulerError(

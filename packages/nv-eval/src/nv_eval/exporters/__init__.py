@@ -5,30 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from nvidia_eval_commons.api.launcher import ExporterSpec
+from nvidia_eval_commons.api.plugins import EXPORTERS
 
+from ..errors import UnknownExporterError
 from .base import Exporter, ExportItem, ExportOutcome
-
-EXPORTER_NAMES = ("local", "mlflow", "wandb")
 
 
 def get_exporter(name: str) -> type[Exporter]:
-    if name == "local":
-        from .local import LocalExporter
-
-        return LocalExporter
-    if name == "mlflow":
-        from .mlflow import MlflowExporter
-
-        return MlflowExporter
-    if name == "wandb":
-        from .wandb import WandbExporter
-
-        return WandbExporter
-    from ..errors import LauncherConfigError
-
-    raise LauncherConfigError(
-        f"unknown exporter '{name}'; valid exporters: {', '.join(EXPORTER_NAMES)}"
-    )
+    """The exporter class registered as ``name``; an unknown one lists the valid names."""
+    if name not in EXPORTERS:
+        raise UnknownExporterError(str(EXPORTERS.unknown(name)))
+    cls: type[Exporter] = EXPORTERS.get(name)
+    return cls
 
 
 def run_exporters(
@@ -51,7 +39,7 @@ def run_exporters(
 
 
 __all__ = [
-    "EXPORTER_NAMES",
+    "EXPORTERS",
     "ExportItem",
     "ExportOutcome",
     "Exporter",

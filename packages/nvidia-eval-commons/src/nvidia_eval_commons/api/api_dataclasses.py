@@ -8,12 +8,12 @@ These are the names the public API fixes::
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from ..env import env_reference, is_env_name, read_env
 from ._strict import StrictModel
 from .adapter import AdapterConfig, InterceptorSpec
 from .results import (
@@ -27,7 +27,6 @@ from .results import (
 )
 
 EndpointType = Literal["chat", "completions"]
-_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 def infer_endpoint_type(url: str) -> EndpointType:
@@ -51,8 +50,11 @@ class ApiEndpoint(StrictModel):
     type: EndpointType | None = None
     """``chat`` or ``completions``; inferred from the URL when left empty."""
     api_key: SecretStr | None = None
-    """The API key, given literally or as the name of an environment variable that holds it
-    (an all-caps name such as ``MY_API_KEY``). Never logged."""
+    """The API key itself, whatever its shape. Written as ``${oc.env:VAR}`` or ``${env:VAR}``
+    it is a reference instead (it becomes ``api_key_env: VAR``). Never logged or stored."""
+    api_key_env: str | None = None
+    """The name of the environment variable that holds the API key, read when the run starts
+    (an unset variable is an error). Only the name is stored."""
     stream: bool = False
     """Ask the endpoint for streamed (SSE) responses."""
     adapter_config: AdapterConfig | None = None
@@ -65,8 +67,33 @@ class ApiEndpoint(StrictModel):
             raise ValueError("must start with http:// or https:// and a host")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _reference_in_api_key(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        key = data.get("api_key")
+        raw = key.get_secret_value() if isinstance(key, SecretStr) else key
+        name = env_reference(raw)
+        if name is None:
+            return data
+        if data.get("api_key_env") not in (None, name):
+            raise ValueError("give api_key or api_key_env, not both")
+        return {**{k: v for k, v in data.items() if k != "api_key"}, "api_key_env": name}
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _valid_env_name(cls, value: str | None) -> str | None:
+        if value is not None and not is_env_name(value):
+            raise ValueError(
+                f"{value!r} is not an environment variable name (letters, digits and '_')"
+            )
+        return value
+
     @model_validator(mode="after")
     def _fill_type(self) -> ApiEndpoint:
+        if self.api_key is not None and self.api_key_env is not None:
+            raise ValueError("give api_key (the key) or api_key_env (its variable), not both")
         if self.type is None:
             object.__setattr__(self, "type", infer_endpoint_type(self.url))
         return self
@@ -76,13 +103,15 @@ class ApiEndpoint(StrictModel):
         return self.type if self.type is not None else infer_endpoint_type(self.url)
 
     def resolved_api_key(self) -> str | None:
-        """The key itself: the literal value, or the named environment variable's value."""
+        """The key itself: the literal ``api_key``, or the value of ``api_key_env``.
+
+        Raises MissingEnvVarError (a ConfigError, one line) when the variable is unset.
+        """
+        if self.api_key_env is not None:
+            return read_env(self.api_key_env, field="target.api_endpoint.api_key_env")
         if self.api_key is None:
             return None
-        raw = self.api_key.get_secret_value()
-        if _ENV_NAME.fullmatch(raw) and raw in os.environ:
-            return os.environ[raw]
-        return raw
+        return self.api_key.get_secret_value()
 
 
 class EvaluationTarget(StrictModel):
@@ -105,7 +134,11 @@ class ConfigParams(StrictModel):
     max_retries: int = Field(default=5, ge=0)
     """Retries of one request on connection errors, timeouts, 429 and 5xx."""
     request_timeout: float = Field(default=300.0, gt=0.0)
-    """Seconds to wait for one response."""
+    """Seconds one attempt of a request may take in all: connect, send and the whole answer
+    (an upstream that trickles bytes is cut off at this deadline)."""
+    sample_timeout: float | None = Field(default=None, gt=0.0)
+    """Seconds one sample may take across all its attempts and the waits between them;
+    empty: no bound beyond ``request_timeout`` per attempt and ``max_retries``."""
     num_fewshot: int | None = Field(default=None, ge=0)
     """Few-shot examples; the benchmark's own default when empty."""
     seed: int | None = None

@@ -5,14 +5,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
+from ..registry import RegisteredName
 from ._strict import StrictModel
 from .api_dataclasses import EvaluationConfig, EvaluationTarget
+from .plugins import ENGINES, EXECUTORS, EXPORTERS, SERVING_BACKENDS
 
-ExecutorName = Literal["local", "slurm", "lepton"]
+ExecutorName = Annotated[str, RegisteredName(EXECUTORS)]
 
 
 class SshConfig(StrictModel):
@@ -83,8 +85,8 @@ class ExecutionConfig(StrictModel):
     lepton: LeptonConfig | None = None
 
 
-DeploymentType = Literal["none", "hf", "nemo"]
-ServingBackend = Literal["embedded", "pytriton", "ray"]
+DeploymentType = Annotated[str, RegisteredName(ENGINES, also=("none",))]
+ServingBackend = Annotated[str, RegisteredName(SERVING_BACKENDS)]
 
 
 class DeploymentConfig(StrictModel):
@@ -112,7 +114,7 @@ class DeploymentConfig(StrictModel):
     extra_args: dict[str, Any] = Field(default_factory=dict)
 
 
-ExporterName = Literal["local", "mlflow", "wandb"]
+ExporterName = Annotated[str, RegisteredName(EXPORTERS)]
 
 
 class ExporterSpec(StrictModel):

@@ -8,6 +8,10 @@ from pydantic import Field
 
 from ._strict import StrictModel
 
+RESULTS_SCHEMA_VERSION = "1.0"
+"""Version of the results.json layout: the minor part grows with added fields, the major part
+changes when a field is renamed or removed. Its JSON Schema is docs/results.schema.json."""
+
 
 class ScoreStats(StrictModel):
     """Statistics of the per-sample values behind a score."""
@@ -69,6 +73,8 @@ class RunMetadata(StrictModel):
 
 
 class EvaluationResult(StrictModel):
+    schema_version: str = RESULTS_SCHEMA_VERSION
+    """Layout version of this file (see ``RESULTS_SCHEMA_VERSION``)."""
     tasks: dict[str, TaskResult] = Field(default_factory=dict)
     groups: dict[str, GroupResult] = Field(default_factory=dict)
     metadata: RunMetadata = Field(default_factory=RunMetadata)

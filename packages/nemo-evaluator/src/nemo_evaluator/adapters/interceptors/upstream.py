@@ -1,9 +1,17 @@
 """The upstream call: the last link of every chain, with retries, backoff and timeouts.
 
+Time bounds: ``request_timeout`` is the deadline of one whole attempt (connect, send and
+read together: an upstream that trickles its answer is cut off when it passes, see
+``adapters/deadline.py``), and ``sample_timeout`` (optional) bounds one call across all its
+attempts and the waits between them. Every attempt, the first included, runs inside one
+tenacity ``Retrying`` loop.
+
 Retried: connection errors, timeouts, a connection that breaks mid-body, 429 (waiting what
 ``Retry-After`` says, up to ``max_retry_after_s``) and 5xx, with exponential backoff and
 jitter (tenacity's ``wait_exponential`` plus ``wait_random``), at most ``max_retries`` times. Other 4xx are
-returned at once. After the last attempt the caller gets a JSON error whose status is the
+returned at once. With an API key configured, the upstream gets that key and a client's own
+``Authorization`` header is dropped; without one, the client's header is forwarded as is.
+After the last attempt the caller gets a JSON error whose status is the
 upstream's (502 when it could not be reached, 504 when it timed out) and whose body carries the
 upstream status and body.
 
@@ -26,12 +34,14 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential,
     wait_random,
 )
 
 from nvidia_eval_commons.api._strict import StrictModel
 
+from ..deadline import DeadlinePoolManager, Watch, attempt_deadline
 from ..types import AdapterRequest, AdapterResponse, RequestContext
 
 # Not forwarded in either direction (RFC 9110 hop-by-hop headers and what the transport sets).
@@ -59,7 +69,9 @@ class UpstreamConfig(StrictModel):
     max_retries: int = Field(default=5, ge=0)
     """Retries after the first attempt."""
     request_timeout: float = Field(default=300.0, gt=0)
-    """Seconds to wait for an answer (per attempt)."""
+    """Seconds one attempt may take in all: connect, send and the whole answer."""
+    sample_timeout: float | None = Field(default=None, gt=0)
+    """Seconds one call may take across all its attempts and backoff waits; none by default."""
     connect_timeout: float = Field(default=10.0, gt=0)
     backoff_initial_s: float = Field(default=0.5, ge=0)
     backoff_max_s: float = Field(default=30.0, ge=0)
@@ -108,7 +120,7 @@ def _clean_headers(headers: Any) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in HOP_HEADERS}
 
 
-def _stream_body(resp: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
+def _stream_body(resp: urllib3.BaseHTTPResponse, watch: Watch) -> Iterator[bytes]:
     try:
         if resp.chunked:
             yield from resp.read_chunked(decode_content=True)
@@ -116,6 +128,7 @@ def _stream_body(resp: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
             while chunk := resp.read1(65536):
                 yield chunk
     finally:
+        watch.cancel()
         resp.release_conn()
 
 
@@ -125,17 +138,19 @@ class UpstreamCall:
     def __init__(self, config: UpstreamConfig, *, api_key: str | None = None) -> None:
         self.config = config
         self._auth = f"Bearer {api_key}" if api_key else None
-        self.pool = urllib3.PoolManager(
+        self.pool = DeadlinePoolManager(
             num_pools=8, maxsize=config.pool_maxsize, block=False, retries=False
         )
         self._targets: dict[str, tuple[urllib3.HTTPConnectionPool, str]] = {}
-        self._timeout = urllib3.Timeout(connect=config.connect_timeout, read=config.request_timeout)
         # initial * 2**(attempt-1), capped, plus uniform jitter
         self._backoff = wait_exponential(
             multiplier=config.backoff_initial_s, max=config.backoff_max_s
         ) + wait_random(0, config.backoff_jitter_s)
+        stop = stop_after_attempt(config.max_retries + 1)
+        if config.sample_timeout is not None:
+            stop = stop | stop_after_delay(config.sample_timeout)
         self._retrying = Retrying(
-            stop=stop_after_attempt(config.max_retries + 1),
+            stop=stop,
             wait=self._wait,
             retry=retry_if_exception_type(_Retryable),
             reraise=True,
@@ -145,12 +160,19 @@ class UpstreamCall:
         exc = state.outcome.exception() if state.outcome else None
         retry_after: float | None = getattr(exc, "retry_after", None)
         if retry_after is not None:
-            return min(retry_after, self.config.max_retry_after_s)
-        return float(self._backoff(state))
+            wait = min(retry_after, self.config.max_retry_after_s)
+        else:
+            wait = float(self._backoff(state))
+        if self.config.sample_timeout is not None:  # never sleep past the call's deadline
+            wait = min(wait, max(0.0, self.config.sample_timeout - state.seconds_since_start))
+        return wait
 
     def _headers(self, request: AdapterRequest) -> dict[str, str]:
         headers = _clean_headers(request.headers)
-        if self._auth and not any(k.lower() == "authorization" for k in headers):
+        if self._auth:
+            # the configured key wins: a client's own Authorization (lm-eval and the openai
+            # SDK always send one, often a dummy) is dropped, never forwarded
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             headers["Authorization"] = self._auth
         if request.body and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = "application/json"
@@ -170,64 +192,72 @@ class UpstreamCall:
                 self._targets[url] = found
         return found
 
-    def _once(self, request: AdapterRequest, url: str, stream: bool) -> AdapterResponse:
-        try:
-            host_pool, target = self._target(url)
-            resp = host_pool.urlopen(
-                request.method,
-                target,
-                body=request.body or None,
-                headers=self._headers(request),
-                timeout=self._timeout,
-                preload_content=not stream,
-                redirect=False,
-                retries=False,
-                assert_same_host=False,
-            )
-        except urllib3.exceptions.NewConnectionError as exc:  # refused (a TimeoutError subclass)
-            raise _TransportError(exc, timeout=False) from exc
-        except urllib3.exceptions.TimeoutError as exc:
-            raise _TransportError(exc, timeout=True) from exc
-        except urllib3.exceptions.HTTPError as exc:  # refused, reset, broken mid-body
-            raise _TransportError(exc, timeout=False) from exc
-        status = resp.status
+    def _once(
+        self, request: AdapterRequest, url: str, stream: bool, call_deadline: float | None
+    ) -> AdapterResponse:
+        """One attempt, all of it (connect, send, read) within ``request_timeout``."""
+        now = time.monotonic()
+        deadline = now + self.config.request_timeout
+        if call_deadline is not None:
+            deadline = min(deadline, call_deadline)
+        left = max(deadline - now, 0.001)
+        timeout = urllib3.Timeout(connect=min(self.config.connect_timeout, left), read=left)
+        with attempt_deadline(deadline) as watch:
+            try:
+                host_pool, target = self._target(url)
+                resp = host_pool.urlopen(
+                    request.method,
+                    target,
+                    body=request.body or None,
+                    headers=self._headers(request),
+                    timeout=timeout,
+                    preload_content=False,
+                    redirect=False,
+                    retries=False,
+                    assert_same_host=False,
+                )
+                status = resp.status
+                if stream and status < 400 and status != 429:
+                    # the body streams on after this call; the watch ends with it
+                    return AdapterResponse(
+                        status_code=status,
+                        headers=_clean_headers(resp.headers),
+                        stream=_stream_body(resp, watch),
+                    )
+                body = resp.read()
+                resp.release_conn()
+            except urllib3.exceptions.NewConnectionError as exc:  # refused (a TimeoutError)
+                watch.cancel()
+                raise _TransportError(exc, timeout=watch.expired) from exc
+            except urllib3.exceptions.TimeoutError as exc:
+                watch.cancel()
+                raise _TransportError(exc, timeout=True) from exc
+            except urllib3.exceptions.HTTPError as exc:  # reset, broken mid-body, or cut off
+                watch.cancel()
+                if watch.expired:
+                    raise _TransportError(_deadline_error(self.config), timeout=True) from exc
+                raise _TransportError(exc, timeout=False) from exc
+            watch.cancel()
+        if watch.expired:  # the answer ended just as the deadline cut it
+            raise _TransportError(_deadline_error(self.config), timeout=True)
+        headers = _clean_headers(resp.headers)
         if status == 429 or status >= 500:
-            body = resp.data if not stream else resp.read()
-            resp.release_conn()
-            headers = _clean_headers(resp.headers)
             raise _StatusError(
                 status, headers, body, parse_retry_after(resp.headers.get("Retry-After"))
             )
-        if stream:
-            return AdapterResponse(
-                status_code=status, headers=_clean_headers(resp.headers), stream=_stream_body(resp)
-            )
-        return AdapterResponse(
-            status_code=status, headers=_clean_headers(resp.headers), _body=resp.data
-        )
+        return AdapterResponse(status_code=status, headers=headers, _body=body)
 
     def __call__(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
         url = ctx.upstream_url
         stream = request.is_stream and not ctx.client_mode
         started = time.perf_counter()
-        try:
-            # the first attempt outside tenacity: most calls succeed at once, and a retry
-            # state per call is work they do not need
-            response = self._once(request, url, stream)
-        except _Retryable as exc:
-            first_failure: _Retryable | None = exc
-        else:
-            response.attempts = 1
-            response.latency_s = time.perf_counter() - started
-            return response
+        sample_timeout = self.config.sample_timeout
+        call_deadline = time.monotonic() + sample_timeout if sample_timeout else None
         retrying = self._retrying.copy()
         try:
             for attempt in retrying:
                 with attempt:
-                    if first_failure is not None:  # tenacity's attempt 1 is the one above
-                        failed, first_failure = first_failure, None
-                        raise failed
-                    response = self._once(request, url, stream)
+                    response = self._once(request, url, stream, call_deadline)
         except _StatusError as exc:
             response = error_response(
                 exc.status,
@@ -253,6 +283,13 @@ class UpstreamCall:
 
     def close(self) -> None:
         self.pool.clear()
+
+
+def _deadline_error(config: UpstreamConfig) -> TimeoutError:
+    return TimeoutError(
+        f"no complete answer within request_timeout={config.request_timeout:g}s "
+        "(the deadline covers connect, send and the whole answer)"
+    )
 
 
 def error_response(

@@ -1,0 +1,154 @@
+"""Deadlines for whole HTTP attempts: connect, send and read together, not per socket read.
+
+urllib3's read timeout bounds each ``recv``; an upstream that trickles a valid answer one byte
+at a time never trips it. Here one watcher thread keeps the deadlines of the attempts in
+flight (a heap) and, when one passes, shuts the attempt's socket down, which ends the blocked
+read at once. ``DeadlinePoolManager`` is a urllib3 ``PoolManager`` whose connections register
+themselves when a request starts on them inside ``attempt_deadline(...)``::
+
+    pool = DeadlinePoolManager()
+    with attempt_deadline(time.monotonic() + 2.0) as watch:
+        resp = pool.request("POST", url, body=b"...", preload_content=False)
+        data = resp.read()          # raises once the 2 s are over
+    watch.expired                   # True when the deadline ended it
+
+A watch covers one attempt; a connection is never shut down after its watch was cancelled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+_local = threading.local()
+
+
+class Watch:
+    """One attempt's deadline; ``cancel`` when the attempt is over."""
+
+    __slots__ = ("_conn", "deadline", "done", "expired")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.expired = False
+        self.done = False
+        self._conn: Any = None
+
+    def cancel(self) -> None:
+        with _WATCHER.lock:
+            self.done = True
+            self._conn = None
+
+    def _fire(self) -> None:  # under the watcher's lock
+        if self.done:
+            return
+        self.done = self.expired = True
+        sock = getattr(self._conn, "sock", None)
+        self._conn = None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watcher:
+    """One daemon thread that fires the watches whose deadline passed."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._wake = threading.Condition(self.lock)
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def attach(self, watch: Watch, conn: Any) -> None:
+        with self.lock:
+            if watch.done:
+                return
+            watch._conn = conn
+            heapq.heappush(self._heap, (watch.deadline, next(self._seq), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="nemo-eval-deadlines", daemon=True
+                )
+                self._thread.start()
+            if self._heap[0][2] is watch:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        with self.lock:
+            while True:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                left = self._heap[0][0] - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                heapq.heappop(self._heap)[2]._fire()
+
+
+_WATCHER = _Watcher()
+
+
+@contextlib.contextmanager
+def attempt_deadline(deadline: float) -> Iterator[Watch]:
+    """Requests started in this block on this thread end by ``deadline`` (monotonic time)."""
+    watch = Watch(deadline)
+    _local.watch = watch
+    try:
+        yield watch
+    finally:
+        _local.watch = None
+
+
+def current_watch() -> Watch | None:
+    return getattr(_local, "watch", None)
+
+
+class _WatchedMixin:
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch = current_watch()
+        if watch is not None:
+            if watch.deadline <= time.monotonic():
+                watch.expired = watch.done = True
+                raise urllib3.exceptions.ReadTimeoutError(None, "", "deadline passed")  # type: ignore[arg-type]
+            _WATCHER.attach(watch, self)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class WatchedHTTPConnection(_WatchedMixin, HTTPConnection):
+    pass
+
+
+class WatchedHTTPSConnection(_WatchedMixin, HTTPSConnection):
+    pass
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = WatchedHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = WatchedHTTPSConnection
+
+
+class DeadlinePoolManager(urllib3.PoolManager):
+    """A PoolManager whose connections honour ``attempt_deadline``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pool_classes_by_scheme = {"http": _Pool, "https": _HTTPSPool}
+
+
+__all__ = ["DeadlinePoolManager", "Watch", "attempt_deadline", "current_watch"]

@@ -1,0 +1,147 @@
+"""Confidence intervals of a mean: analytic (normal), seeded percentile bootstrap, and the
+cluster-robust standard error of Miller, "Adding Error Bars to Evals" (2024).
+
+::
+
+    analytic_interval(scores, level=0.95)
+    bootstrap_interval(scores, level=0.95, resamples=1000, seed=0)
+    clustered_interval(scores, clusters=doc_ids, level=0.95)   # repeats of one document
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats as sps
+
+DEFAULT_LEVEL = 0.95
+DEFAULT_RESAMPLES = 1000
+DEFAULT_SEED = 0
+_BATCH = 200
+"""Bootstrap resamples drawn at once (bounds memory at batch x items)."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A two-sided interval of a mean (or a difference of means) at ``level``."""
+
+    method: str
+    """``analytic``, ``bootstrap`` or ``clustered``."""
+    level: float
+    low: float
+    high: float
+    stderr: float | None = None
+    seed: int | None = None
+    resamples: int | None = None
+    clusters: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def _values(values: Sequence[float] | npt.ArrayLike) -> npt.NDArray[np.float64]:
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if arr.size == 0:
+        raise ValueError("an interval needs at least one value")
+    return arr
+
+
+def _check_level(level: float) -> float:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be between 0 and 1 (got {level})")
+    return level
+
+
+def z_value(level: float) -> float:
+    """The two-sided normal quantile of ``level`` (1.959964 for 0.95)."""
+    return float(sps.norm.ppf(0.5 + _check_level(level) / 2.0))
+
+
+def stderr_of_mean(values: Sequence[float] | npt.ArrayLike) -> float | None:
+    """Sample standard deviation (n - 1) over sqrt(n); ``None`` below two values."""
+    arr = _values(values)
+    if arr.size < 2:
+        return None
+    return float(np.std(arr, ddof=1) / math.sqrt(arr.size))
+
+
+def analytic_interval(
+    values: Sequence[float] | npt.ArrayLike, *, level: float = DEFAULT_LEVEL
+) -> Interval:
+    """mean +- z * stderr (the central limit theorem; the interval lm-eval's stderr implies)."""
+    arr = _values(values)
+    se = stderr_of_mean(arr) or 0.0
+    mean, half = float(arr.mean()), z_value(level) * se
+    return Interval("analytic", level, mean - half, mean + half, stderr=se)
+
+
+def bootstrap_interval(
+    values: Sequence[float] | npt.ArrayLike,
+    *,
+    level: float = DEFAULT_LEVEL,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Interval:
+    """Percentile bootstrap of the mean (``scipy.stats.bootstrap``), seeded, reproducible."""
+    arr = _values(values)
+    if resamples < 1:
+        raise ValueError(f"resamples must be positive (got {resamples})")
+    if arr.size < 2 or np.all(arr == arr[0]):
+        mean = float(arr.mean())
+        return Interval("bootstrap", level, mean, mean, 0.0, seed, resamples)
+    res = sps.bootstrap(
+        (arr,),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=_check_level(level),
+        method="percentile",
+        vectorized=True,
+        batch=_BATCH,
+        rng=np.random.default_rng(seed),
+    )
+    ci = res.confidence_interval
+    return Interval(
+        "bootstrap",
+        level,
+        float(ci.low),
+        float(ci.high),
+        float(res.standard_error),
+        seed,
+        resamples,
+    )
+
+
+def clustered_stderr(
+    values: Sequence[float] | npt.ArrayLike, clusters: Sequence[Any] | npt.ArrayLike
+) -> float | None:
+    """Cluster-robust stderr of the mean (Miller 2024, eq. 4):
+    ``sqrt(sum_c (sum_{i in c} (x_i - mean))^2) / n``. Equals the plain stderr times
+    sqrt((n-1)/n) when every item is its own cluster; ``None`` below two clusters."""
+    arr = _values(values)
+    labels = np.asarray(clusters, dtype=object).ravel()
+    if labels.size != arr.size:
+        raise ValueError(f"{arr.size} values but {labels.size} cluster labels")
+    _, codes = np.unique(labels.astype(str), return_inverse=True)
+    sums = np.bincount(codes, weights=arr - arr.mean())
+    if sums.size < 2:
+        return None
+    return float(math.sqrt(float(np.sum(sums**2))) / arr.size)
+
+
+def clustered_interval(
+    values: Sequence[float] | npt.ArrayLike,
+    *,
+    clusters: Sequence[Any] | npt.ArrayLike,
+    level: float = DEFAULT_LEVEL,
+) -> Interval:
+    """mean +- z * the clustered stderr."""
+    arr = _values(values)
+    se = clustered_stderr(arr, clusters) or 0.0
+    count = int(np.unique(np.asarray(clusters, dtype=object).astype(str)).size)
+    mean, half = float(arr.mean()), z_value(level) * se
+    return Interval("clustered", level, mean - half, mean + half, stderr=se, clusters=count)

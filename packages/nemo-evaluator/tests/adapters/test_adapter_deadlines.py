@@ -1,0 +1,163 @@
+"""Time bounds: a whole-attempt deadline, a per-sample deadline, and non-UTF-8 bodies.
+
+The upstream here is a real HTTP/1.1 server on loopback that misbehaves on purpose: it sends a
+valid answer one byte at a time (headers included, or the body only), or a body that is not
+UTF-8.
+"""
+
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nemo_evaluator.adapters.pipeline import AdapterPipeline
+from nemo_evaluator.core.evaluate import evaluate
+
+ANSWER = json.dumps(
+    {"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}
+).encode()
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        server: MisbehavingServer = self.server  # type: ignore[assignment]
+        while True:
+            length = 0
+            line = self.rfile.readline()
+            if not line:
+                return
+            while line not in (b"\r\n", b"\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+                line = self.rfile.readline()
+            self.rfile.read(length)
+            with server.lock:
+                server.requests += 1
+            body = b'{"choices": [{"text": "\xff\xfe bad"}]}' if server.mode == "latin" else ANSWER
+            head = (
+                f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            try:
+                if server.mode == "trickle_all":
+                    self._trickle(head + body, server.gap_s)
+                elif server.mode == "trickle_body":
+                    self.wfile.write(head)
+                    self.wfile.flush()
+                    self._trickle(body, server.gap_s)
+                else:
+                    self.wfile.write(head + body)
+                    self.wfile.flush()
+            except OSError:
+                return
+
+    def _trickle(self, data: bytes, gap_s: float) -> None:
+        for i in range(len(data)):
+            self.wfile.write(data[i : i + 1])
+            self.wfile.flush()
+            time.sleep(gap_s)
+
+
+class MisbehavingServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, mode: str, gap_s: float = 0.1) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.mode, self.gap_s = mode, gap_s
+        self.requests = 0
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1/chat/completions"
+
+
+@pytest.fixture
+def misbehaving(request: pytest.FixtureRequest) -> Iterator[MisbehavingServer]:
+    server = MisbehavingServer(request.param)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _call(url: str, tmp_path: Path, **upstream: object) -> tuple[int, dict, float, int]:
+    pipeline = AdapterPipeline.from_config(None, upstream_url=url, output_dir=tmp_path, **upstream)  # type: ignore[arg-type]
+    payload = {"model": "m", "messages": [{"role": "user", "content": "q"}]}
+    start = time.monotonic()
+    try:
+        resp = pipeline.send(payload)
+    finally:
+        pipeline.close()
+    return resp.status_code, resp.json_or_none() or {}, time.monotonic() - start, resp.attempts
+
+
+@pytest.mark.parametrize("misbehaving", ["trickle_all", "trickle_body"], indirect=True)
+def test_a_trickling_upstream_is_cut_off_at_request_timeout(
+    misbehaving: MisbehavingServer, tmp_path: Path
+) -> None:
+    # the answer takes about 0.1 s per byte: well over 10 s in all
+    status, body, elapsed, attempts = _call(
+        misbehaving.url, tmp_path, request_timeout=1.0, max_retries=0
+    )
+    assert status == 504
+    assert "request_timeout=1s" in body["error"]["message"]
+    assert attempts == 1
+    assert 0.9 <= elapsed < 3.0  # the deadline, not 10+ s of trickle
+
+
+@pytest.mark.parametrize("misbehaving", ["trickle_body"], indirect=True)
+def test_sample_timeout_bounds_all_retries(misbehaving: MisbehavingServer, tmp_path: Path) -> None:
+    status, _body, elapsed, attempts = _call(
+        misbehaving.url, tmp_path, request_timeout=0.8, max_retries=10, sample_timeout=2.0
+    )
+    assert status == 504
+    assert 2 <= attempts <= 4  # 10 retries would take over 8 s
+    assert elapsed < 4.0
+
+
+@pytest.mark.parametrize("misbehaving", ["fine"], indirect=True)
+def test_a_fast_answer_is_not_affected(misbehaving: MisbehavingServer, tmp_path: Path) -> None:
+    for _ in range(3):  # a kept-alive connection is reused after its deadline was cancelled
+        status, body, _elapsed, attempts = _call(misbehaving.url, tmp_path, request_timeout=0.5)
+        assert status == 200 and body["choices"][0]["message"]["content"] == "hi"
+        assert attempts == 1
+    time.sleep(0.7)  # past the old deadlines: nothing fires on an idle or reused socket
+    assert _call(misbehaving.url, tmp_path, request_timeout=0.5)[0] == 200
+
+
+@pytest.mark.parametrize("misbehaving", ["latin"], indirect=True)
+def test_non_utf8_body_is_reported_as_such_and_not_retried(
+    misbehaving: MisbehavingServer, tmp_path: Path
+) -> None:
+    evaluate(
+        target_cfg={
+            "api_endpoint": {
+                "url": misbehaving.url.replace("chat/completions", "completions"),
+                "model_id": "m",
+            }
+        },
+        eval_cfg={
+            "type": "gsm8k",
+            "output_dir": str(tmp_path),
+            "params": {
+                "limit_samples": 1,
+                "max_retries": 3,
+                "extra": {"quiet": True, "dataset": "sample", "max_error_fraction": 1.0},
+            },
+        },
+    )
+    sample = json.loads((tmp_path / "samples.jsonl").read_text().splitlines()[0])
+    assert "not valid UTF-8 (byte 0xff at offset" in sample["error"]
+    assert "not JSON" not in sample["error"]
+    assert misbehaving.requests == 1

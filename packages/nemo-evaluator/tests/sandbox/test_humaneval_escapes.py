@@ -1,0 +1,356 @@
+"""Model-written escapes, each a real completion scored by evaluate() through the humaneval
+benchmark against a loopback stub model, are contained; the canonical solutions all pass.
+
+Every attack completion ends with the problem's canonical solution, so it would score a pass
+if the attack worked (the file was visible, the socket connected, the process survived); a
+contained attack fails the check. Side effects are checked on the host as well: the
+listeners the test starts accept nothing, no file appears outside the sandbox, no process
+outlives its check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nemo_evaluator.benchmarks import get_benchmark
+from nemo_evaluator.core.evaluate import evaluate
+from nemo_evaluator.testing import OpenAIStubServer
+from nvidia_eval_commons.api.api_dataclasses import (
+    ApiEndpoint,
+    ConfigParams,
+    EvaluationConfig,
+    EvaluationTarget,
+)
+
+pytestmark = pytest.mark.usefixtures("bubblewrap", "shared_data")
+
+
+class _Listener:
+    """A real socket server (TCP, path-bound or abstract unix) that records what arrives."""
+
+    def __init__(self, family: int, address: Any) -> None:
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind(address)
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.address = self.sock.getsockname()
+        self.received: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    self.received.append(conn.recv(4096) or b"<connected>")
+                except OSError:
+                    self.received.append(b"<connected>")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.fixture
+def listeners(tmp_path: Path) -> Iterator[dict[str, _Listener]]:
+    found = {
+        "tcp": _Listener(socket.AF_INET, ("127.0.0.1", 0)),
+        "unix": _Listener(socket.AF_UNIX, str(tmp_path / "db.sock")),
+        "abstract": _Listener(socket.AF_UNIX, f"\0nemo-test-{secrets.token_hex(4)}"),
+    }
+    for kind in ("unix", "abstract"):  # reachable from the host: the sandbox is what stops it
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.connect(found[kind].address)
+            probe.sendall(b"host")
+    yield found
+    for listener in found.values():
+        listener.close()
+
+
+@pytest.fixture
+def host_process() -> Iterator[str]:
+    """A host process with a secret on its command line, as ``--api-key`` would put it."""
+    secret = f"sk-host-{secrets.token_hex(8)}"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", secret])
+    yield secret
+    proc.kill()
+    proc.wait()
+
+
+def _body(lines: list[str]) -> str:
+    return "".join(f"    {line}\n" for line in lines)
+
+
+HOST_CHECKED = ("forked daemon", "private tmp")  # their harness may finish: the host shows it
+
+
+def _attacks(
+    tmp_path: Path, listeners: dict[str, _Listener], secret: str
+) -> tuple[dict[str, str], str]:
+    """(name -> attack code placed before a problem's canonical body, the daemon's marker)."""
+    host_secret = tmp_path / "credentials"
+    host_secret.write_text(secret)
+    import nemo_evaluator
+
+    visible = [
+        str(host_secret),
+        "/etc/shadow",
+        "/etc/passwd",
+        str(Path(__file__)),
+        str(Path(nemo_evaluator.__file__)),
+        str(Path.home() / ".cache"),
+        "/work/shared/datasets/SOURCES.md",
+    ]
+    marker = f"nemo-daemon-{secrets.token_hex(4)}"
+    outside = [
+        str(tmp_path / "written.txt"),
+        str(Path(os.__file__).with_name("evil.py")),  # the standard library
+        "/program.py",
+        "/etc/evil",
+    ]
+    shared = [f"/tmp/{marker}", f"/dev/shm/{marker}"]
+    unix, abstract = listeners["unix"].address, listeners["abstract"].address
+    tcp_port = listeners["tcp"].address[1]
+    return {
+        "host files": _body(
+            [
+                "import os",
+                f"seen = [p for p in {visible!r} if os.path.exists(p)]",
+                "assert seen, 'nothing of the host is visible'",
+            ]
+        ),
+        "host /proc": _body(
+            [
+                "import os",
+                "cmdlines = [open(f'/proc/{p}/cmdline', 'rb').read() for p in os.listdir('/proc')"
+                " if p.isdigit()]",
+                f"assert any({secret.encode()!r} in c for c in cmdlines), 'no host process'",
+            ]
+        ),
+        "unix socket": _body(
+            [
+                "import socket",
+                "s = socket.socket(socket.AF_UNIX)",
+                f"s.connect({unix!r})",
+                "s.sendall(b'leak')",
+            ]
+        ),
+        "abstract socket": _body(
+            [
+                "import socket",
+                "s = socket.socket(socket.AF_UNIX)",
+                f"s.connect({abstract!r})",
+                "s.sendall(b'leak')",
+            ]
+        ),
+        "tcp to the host": _body(
+            [
+                "import _socket",
+                "s = _socket.socket()",
+                f"s.connect(('127.0.0.1', {tcp_port}))",
+                "s.send(b'leak')",
+            ]
+        ),
+        "write outside": _body(
+            [
+                f"for p in {outside!r}:",
+                "    try:",
+                "        open(p, 'w').write('escaped')",
+                "        break",
+                "    except OSError:",
+                "        pass",
+                "else:",
+                "    raise AssertionError('no write outside the sandbox worked')",
+            ]
+        ),
+        "private tmp": _body(
+            [
+                f"for p in {shared!r}:",
+                "    try:",
+                "        open(p, 'w').write('shared?')",
+                "    except OSError:",
+                "        pass",
+            ]
+        ),
+        "forked daemon": _body(
+            [
+                "import posix, sys, time",
+                "if posix.fork() == 0:",
+                "    posix.setsid()",
+                "    if posix.fork() == 0:",
+                f"        posix.execv(sys.executable, [sys.executable, '-c',"
+                f" 'import time; time.sleep(60)', {marker!r}])",
+                "    posix._exit(0)",
+                "time.sleep(0.5)",  # the daemon is running when the harness finishes
+            ]
+        ),
+        "10 GB": _body(["buf = bytearray(10 * 1024**3)"]),
+        "fork bomb": _body(
+            [
+                "import posix",
+                "while True:",
+                "    try:",
+                "        posix.fork()",
+                "    except OSError:",
+                "        pass",
+            ]
+        ),
+        "sys.exit(0)": _body(["import sys", "sys.exit(0)"]),
+        "os._exit(0)": _body(["import os", "os._exit(0)"]),
+        "SystemExit in check": _body(["raise SystemExit(0)"]),
+        "killing the harness": _body(
+            ["import posix, signal", "posix.kill(1, signal.SIGKILL)", "posix.kill(0, 9)"]
+        ),
+        "forged output": _body(
+            [
+                "import os, sys",
+                "print('passed'); print('{\"passed\": true}'); sys.stdout.flush()",
+                "for fd in range(3, 256):",
+                "    try:",
+                "        os.write(fd, b'0' * 32)",
+                "    except OSError:",
+                "        pass",
+                "os._exit(0)",
+            ]
+        ),
+    }, marker
+
+
+def _run(tmp_path: Path, completions: dict[str, str], *, parallelism: int) -> list[dict]:
+    with OpenAIStubServer(model="stub", reply=lambda p, _: completions.get(p, "")) as upstream:
+        target = EvaluationTarget(
+            api_endpoint=ApiEndpoint(url=upstream.completions_url, model_id="stub")
+        )
+        config = EvaluationConfig(
+            type="humaneval",
+            output_dir=str(tmp_path / "run"),
+            params={
+                "limit_samples": len(completions),
+                "parallelism": parallelism,
+                "extra": {"quiet": True, "timeout_s": 3.0},
+            },
+        )
+        result = evaluate(target, config)
+    assert result.metadata.num_errors == 0
+    lines = (tmp_path / "run" / "samples.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_every_escape_is_contained_and_scores_a_fail(tmp_path, listeners, host_process, leftovers):
+    docs = get_benchmark("humaneval")(params=ConfigParams()).load_docs()
+    attacks, marker = _attacks(tmp_path, listeners, host_process)
+    completions = {
+        doc["prompt"]: code + doc["canonical_solution"]
+        for doc, code in zip(docs, attacks.values(), strict=False)
+    }
+    completions[docs[len(attacks)]["prompt"]] = docs[len(attacks)]["canonical_solution"]
+    started = time.monotonic()
+    samples = _run(tmp_path, completions, parallelism=4)
+    by_doc = {s["doc_id"]: s for s in samples}
+    outcome = {
+        name: by_doc[doc["doc_id"]]["extracted"]["statuses"][0]
+        for doc, name in zip(docs, attacks, strict=False)
+    }
+    contained = {k: v for k, v in outcome.items() if k not in HOST_CHECKED}
+    assert all(status != "passed" for status in contained.values()), outcome
+    assert [outcome[name] for name in HOST_CHECKED] == ["passed", "passed"]
+    assert outcome["10 GB"] == "memory"
+    assert outcome["fork bomb"] == "timeout"
+    for name in ("sys.exit(0)", "os._exit(0)", "SystemExit in check", "forged output"):
+        assert outcome[name] == "incomplete", (name, outcome[name])
+    # The one honest completion next to the attacks still passes.
+    assert by_doc[docs[len(attacks)]["doc_id"]]["extracted"]["statuses"] == ["passed"]
+    assert time.monotonic() - started < 60
+    # Nothing reached the host.
+    assert [ln.received for ln in listeners.values()] == [[], [b"host"], [b"host"]]
+    assert not (tmp_path / "written.txt").exists()
+    assert not Path(f"/tmp/{marker}").exists() and not Path(f"/dev/shm/{marker}").exists()
+    assert leftovers(marker) == []
+
+
+def test_all_164_canonical_solutions_pass_and_a_wrong_body_fails(tmp_path):
+    docs = get_benchmark("humaneval")(params=ConfigParams()).load_docs()
+    assert len(docs) == 164
+    completions = {doc["prompt"]: doc["canonical_solution"] for doc in docs}
+    completions[docs[0]["prompt"]] = "    return None\n"
+    samples = _run(tmp_path, completions, parallelism=max(4, 2 * (os.cpu_count() or 1)))
+    statuses = {s["doc_id"]: s["extracted"]["statuses"][0] for s in samples}
+    assert len(statuses) == 164
+    failing = {k: v for k, v in statuses.items() if v != "passed"}
+    assert failing == {"HumanEval/0": "failed"}
+
+
+def _fake_bwrap(directory: Path, message: str) -> None:
+    """A ``bwrap`` that fails the way it does on a kernel that refuses user namespaces."""
+    directory.mkdir()
+    script = directory / "bwrap"
+    script.write_text(f"#!/bin/sh\necho {message!r} >&2\nexit 1\n")
+    script.chmod(0o755)
+
+
+@pytest.mark.parametrize("bwrap", ["missing", "refused"])
+def test_no_sandbox_is_a_one_line_error_before_any_request(tmp_path, monkeypatch, bwrap):
+    from nemo_evaluator.errors import SandboxError
+    from nemo_evaluator.sandbox import runner
+
+    bin_dir = tmp_path / "bin"
+    if bwrap == "refused":
+        _fake_bwrap(
+            bin_dir,
+            "bwrap: No permissions to create new namespace, likely because "
+            "the kernel does not allow non-privileged user namespaces.",
+        )
+    else:
+        bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))  # the real bwrap is in /usr/bin
+    monkeypatch.setattr(runner, "_available", set())
+    with OpenAIStubServer(model="stub") as upstream:
+        target = EvaluationTarget(
+            api_endpoint=ApiEndpoint(url=upstream.completions_url, model_id="stub")
+        )
+        config = EvaluationConfig(
+            type="humaneval", output_dir=str(tmp_path / "run"), params={"limit_samples": 2}
+        )
+        with pytest.raises(SandboxError) as caught:
+            evaluate(target, config)
+        assert upstream.requests == []
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "params.extra.sandbox=unsafe" in message
+    if bwrap == "missing":
+        assert "apt-get install bubblewrap" in message
+    else:
+        assert "user namespaces" in message and "No permissions" in message
+    # The explicit switch runs the same completions without isolation, on purpose.
+    unsafe = EvaluationConfig(
+        type="humaneval",
+        output_dir=str(tmp_path / "unsafe"),
+        params={"limit_samples": 2, "extra": {"sandbox": "unsafe", "quiet": True}},
+    )
+    with OpenAIStubServer(model="stub", reply=lambda p, _: "    return None\n") as upstream:
+        result = evaluate(
+            EvaluationTarget(
+                api_endpoint=ApiEndpoint(url=upstream.completions_url, model_id="stub")
+            ),
+            unsafe,
+        )
+    assert result.metadata.num_errors == 0 and result.metadata.num_samples == 2
