@@ -130,6 +130,8 @@ def test_other_token_spellings_give_the_same_numbers_or_an_error(
                 failed[style] += 1
                 continue
             assert abs(got.logprob - w) <= TOLERANCE, (style, it.name, got.logprob, w)
-    # spellings that keep every byte, or give each character to one token, always score
-    assert failed["bytes-nooffsets"] == failed["vllm-offsets"] == failed["vllm-nooffsets"] == 0
-    assert failed["fffd-offsets"] < len(items) // 10, failed
+    # every byte spelled: always scored; hidden bytes: an error only where they sit at the
+    # boundary (a held-back character at the continuation's start, U+FFFD next to it)
+    assert failed["bytes-nooffsets"] == 0, failed
+    assert all(n < len(items) // 10 for n in failed.values()), failed
+    assert failed["vllm-offsets"] > 0  # the set holds such boundaries (the flag emoji)

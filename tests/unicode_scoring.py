@@ -150,11 +150,14 @@ def respell(logprobs: dict[str, Any], style: str) -> dict[str, Any]:
     kind, _, offsets_mode = style.partition("-")
     if kind == "fffd":  # each token decoded alone: U+FFFD for a partial character
         tokens = [p.decode("utf-8", "replace") for p in pieces]
-    elif kind == "vllm":  # incremental: a character goes to the token that completes it
+    elif kind == "vllm":  # incremental: "" until the text so far ends on a whole character
         tokens, done, seen = [], "", b""
         for p in pieces:
             seen += p
-            text = seen.decode("utf-8", "ignore")  # the prompt is valid: only its end can cut
+            text = seen.decode("utf-8", "replace")
+            if text.endswith("\ufffd") and not seen.endswith("\ufffd".encode()):
+                tokens.append("")
+                continue
             tokens.append(text[len(done) :])
             done = text
     else:

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (the prompts hold look-alike characters on purpose)
 """The echo of ``/v1/completions`` against the tokenizer, for any Unicode prompt.
 
 The contract (docs/deploy.md): the tokens spell the prompt's bytes exactly (a token holding

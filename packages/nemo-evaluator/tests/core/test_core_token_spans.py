@@ -46,6 +46,7 @@ SPLIT_IN_CONTEXT = {
     "U+FFFD, drifting offsets": lp(["Q", ":", " \ufffd", "\ufffd", " A"], [0, 1, 2, 4, 5]),
     "U+FFFD, no offsets": lp(["Q", ":", " \ufffd", "\ufffd", " A"]),
     "vLLM held-back": lp(["Q", ":", "", " ∃", " A"], [0, 1, 2, 2, 4]),
+    "vLLM held-back, no offsets": lp(["Q", ":", "", " ∃", " A"]),
     "BOS echoed first": lp(["<s>", "Q", ":", " ∃", " A"], [0, 0, 1, 2, 4]),
 }
 
@@ -114,3 +115,11 @@ def test_repeated_text_after_hidden_bytes_is_not_placed_by_guess() -> None:
     # after "\ufffd" (1-3 bytes) the token "a" fits at two places: it stays unplaced
     placed = place_tokens(["x", "\ufffd", "a", "a"], "x\xe9aa".encode())
     assert placed[2].span is None and placed[2].lo == 2 and placed[2].hi == 4
+
+
+def test_held_back_token_straddling_the_boundary_is_an_error() -> None:
+    # " " + the first bytes of the flag's first letter, held back by vLLM as "": it may hold
+    # only the context's space or also continuation bytes; " 🇫" starts in the context
+    data = lp(["Flag", ":", "", " 🇫"], [0, 4, 5, 5])
+    with pytest.raises(ResponseFormatError, match="cannot tell whether echoed token 2"):
+        continuation_logprob(data, context="Flag: ", continuation="🇫")

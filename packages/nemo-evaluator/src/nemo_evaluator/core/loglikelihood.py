@@ -92,16 +92,22 @@ def _side_of_unplaced(
     p = placed[i]
     if p.lo >= boundary:
         return True
-    if not tokens[i]:  # vLLM's held-back first bytes of the next token's character
+    if not tokens[i]:
+        # vLLM holds back a token that ends inside a character ("") and spells the held
+        # bytes with the token that completes the character: this token lies in that span
         j = i + 1
         while j < len(placed) and not tokens[j]:
             j += 1
         if j < len(placed) and placed[j].span is not None:
-            return placed[j].span[0] >= boundary  # type: ignore[index]
-    else:
-        following = next((q.span for q in placed[i + 1 :] if q.span is not None), None)
-        if following is not None and following[0] <= boundary:
-            return False  # it ends before a placed token that starts in the context
+            start, end = placed[j].span  # type: ignore[misc]
+            if start >= boundary:
+                return True
+            if end <= boundary:
+                return False
+        return None
+    following = next((q.span for q in placed[i + 1 :] if q.span is not None), None)
+    if following is not None and following[0] <= boundary:
+        return False  # it ends before a placed token that starts in the context
     if offsets is not None:
         c = len(context)
         if offsets[i] >= c:

@@ -12,7 +12,8 @@ so tokens are placed by their bytes instead:
 - A token whose bytes are unknown (U+FFFD, ``token_id:N``) gets no span, only the range of
   bytes it may cover, which keeps the search for the next token bounded.
 - A first token that is not in the prompt (``<s>``, a BOS token) takes no room.
-- A ``""`` token takes no room: its bytes are the first bytes of the next token's character.
+- A ``""`` token takes no room: vLLM spells a token that ends inside a character as ``""``
+  and gives its bytes to the token that completes the character, which is placed with them.
 
 ``text_offset`` is used only where it agrees with every placed token (then it is trusted to
 decide the unplaced ones); a server whose offsets drift is placed from its tokens alone.
