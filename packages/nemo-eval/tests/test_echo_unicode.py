@@ -61,9 +61,7 @@ def check_echo(choice: dict[str, Any], text: str, ids: list[int], tok: Any) -> N
 
 
 # Characters of every kind except lone surrogates, which are not valid text.
-unicode_text = st.text(
-    alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12
-)
+unicode_text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12)
 
 
 @settings(
