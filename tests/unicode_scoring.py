@@ -95,27 +95,34 @@ def reference_token_set(tok: Any, table: dict[str, int], item: Item) -> tuple[li
 def reference_logprobs(
     model: Any, tok: Any, items: Sequence[Item], *, batch: int = 8
 ) -> list[float]:
-    """Sum of the continuation tokens' log-probabilities, batched, right-padded."""
+    """Sum of the continuation tokens' log-probabilities, batched, right-padded.
+
+    Each prompt but its last token goes through the model (the causal logits of those
+    positions are all a prompt needs); items with the same such input (MMLU's four letters)
+    share one pass.
+    """
     import torch
 
     table = byte_table()
     prepared = [reference_token_set(tok, table, it) for it in items]
-    out = [0.0] * len(items)
-    order = sorted(range(len(items)), key=lambda i: len(prepared[i][0]))
-    for lo in range(0, len(order), batch):
-        rows = order[lo : lo + batch]
-        width = max(len(prepared[i][0]) for i in rows)
+    inputs = sorted({tuple(ids[:-1]) for ids, _ in prepared}, key=len)
+    logps: dict[tuple[int, ...], Any] = {}
+    for lo in range(0, len(inputs), batch):
+        rows = inputs[lo : lo + batch]
+        width = max(len(r) for r in rows)
         ids = torch.zeros((len(rows), width), dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, i in enumerate(rows):
-            seq = prepared[i][0]
+        for r, seq in enumerate(rows):
             ids[r, : len(seq)] = torch.tensor(seq)
             mask[r, : len(seq)] = 1
         with torch.inference_mode():
-            logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), -1)
-        for r, i in enumerate(rows):
-            seq, first = prepared[i]
-            out[i] = sum(float(logp[r, j - 1, seq[j]]) for j in range(first, len(seq)))
+            logits = model(input_ids=ids, attention_mask=mask).logits.float()
+        for r, seq in enumerate(rows):
+            logps[seq] = torch.log_softmax(logits[r, : len(seq)], -1)
+    out = []
+    for seq, first in prepared:
+        logp = logps[tuple(seq[:-1])]
+        out.append(sum(float(logp[j - 1, seq[j]]) for j in range(first, len(seq))))
     return out
 
 
