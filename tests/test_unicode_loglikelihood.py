@@ -24,7 +24,8 @@ from unicode_scoring import (
 from nemo_evaluator.core.errors import ResponseFormatError
 from nemo_evaluator.core.loglikelihood import continuation_logprob
 
-pytestmark = [pytest.mark.slow, pytest.mark.model]
+# the MMLU set is 7,284 prompts: minutes on an idle 2-core machine, longer under load
+pytestmark = [pytest.mark.slow, pytest.mark.model, pytest.mark.timeout(3600)]
 TOLERANCE = 1e-4
 
 
