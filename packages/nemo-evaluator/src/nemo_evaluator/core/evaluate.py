@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nvidia_eval_commons.api.api_dataclasses import (
     AdapterConfig,
     EvaluationConfig,
@@ -34,6 +36,7 @@ from nvidia_eval_commons.registry import PluginLoadError, UnknownNameError
 from ..adapters.switch_interval import ShortSwitchInterval
 from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
 from ..benchmarks.registry import get_benchmark
+from ..benchmarks.repeats import Repeated
 from .client import ModelClient
 from .display import ProgressDisplay, print_summary, quiet_requested
 from .endpoint import HttpTransport, endpoint_path, resolve_model_id
@@ -48,6 +51,7 @@ from .output import (
     write_run_config,
     write_samples,
 )
+from .preflight import preflight
 from .report import write_report
 from .runner import RunStats, allowed_errors, outputs_from_json, run_docs
 from .settings import (
@@ -112,13 +116,39 @@ def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) ->
     except (UnknownNameError, PluginLoadError) as err:
         raise EvaluationConfigError(str(err)) from None
     etype = target.api_endpoint.endpoint_type
-    if etype not in cls.endpoint_types:
-        want = " or ".join(cls.endpoint_types)
+    bench = cls(params=config.params, data_dir=config.params.extra.get("data_dir"))
+    if etype not in bench.endpoint_types:  # an instance may narrow its class's types
+        want = " or ".join(bench.endpoint_types)
+        url = target.api_endpoint.url
+        hint = f" (e.g. {alt})" if (alt := _url_of_type(url, bench.endpoint_types[0])) else ""
         raise EvaluationConfigError(
-            f"benchmark '{task}' runs on {want} endpoints but {target.api_endpoint.url} is a "
-            f"{etype} endpoint; point the target at a {want} URL or set its type"
+            f"benchmark '{task}' runs on {want} endpoints but {url} is a "
+            f"{etype} endpoint; point the target at a {want} URL{hint} or set its type"
         )
-    return cls(params=config.params, data_dir=config.params.extra.get("data_dir"))
+    bench.endpoint_type = etype
+    if config.params.repeats > 1:
+        return Repeated(bench, repeats=config.params.repeats)
+    return bench
+
+
+def _url_of_type(url: str, endpoint_type: str) -> str | None:
+    """``url`` with its OpenAI path switched to ``endpoint_type``'s, when it has one."""
+    chat, completions = "/chat/completions", "/completions"
+    if endpoint_type == "completions" and chat in url:
+        return url.replace(chat, completions)
+    if endpoint_type == "chat" and completions in url and chat not in url:
+        return url.replace(completions, chat)
+    return None
+
+
+def _ordered(docs: list[dict[str, Any]], seed: Any) -> list[dict[str, Any]]:
+    """The documents in the run's order: as loaded, or shuffled by ``params.extra.order_seed``
+    (so a growing ``limit_samples`` takes the same random items first)."""
+    if seed is None:
+        return docs
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise EvaluationConfigError(f"params.extra.order_seed={seed!r} must be an integer")
+    return [docs[i] for i in np.random.default_rng(seed).permutation(len(docs))]
 
 
 def _resume_hint(output_dir: Path, target: EvaluationTarget) -> str:
@@ -193,7 +223,10 @@ def _run_task(
     rescore = bool(extra.get("rescore"))
     fraction = max_error_fraction(params)
     bench = _benchmark(task, target, config)
-    docs = bench.limit_docs(bench.load_docs(), params.limit_samples)
+    docs = bench.limit_docs(
+        _ordered(bench.load_docs(), extra.get("order_seed")), params.limit_samples
+    )
+    bench.preflight()
     ep = target.api_endpoint
     settings = result_settings(task=task, target=target, params=params, adapter=adapter)
     prepare_output_dir(output_dir)
@@ -212,6 +245,16 @@ def _run_task(
         if todo:
             with ExitStack() as stack:
                 stack.enter_context(ShortSwitchInterval())
+                if extra.get("preflight", True) is not False:
+                    upstream = (
+                        adapter.api_url if adapter is not None and adapter.api_url else ep.url
+                    )
+                    model_id = preflight(
+                        upstream,
+                        endpoint_type=ep.endpoint_type,
+                        api_key=ep.resolved_api_key(),
+                        model_id=model_id,
+                    )
                 pipeline, transport = _build_pipeline(stack, target, config, adapter, output_dir)
                 if model_id is None:
                     model_id = resolve_model_id(
@@ -424,6 +467,11 @@ def _finish(
                 "timings": {"inference_s": round(inference_s, 3), "total_s": round(duration, 3)},
                 "max_error_fraction": fraction,
                 "dataset": bench.describe_dataset(),
+                **(
+                    {"repeats": {"n": bench.repeats, "seeds": bench.seeds()}}
+                    if isinstance(bench, Repeated)
+                    else {}
+                ),
             },
         ),
     )

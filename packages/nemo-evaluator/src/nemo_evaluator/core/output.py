@@ -79,7 +79,7 @@ def _file_mode() -> int:
     return 0o644
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash never leaves half a results file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -95,8 +95,10 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def write_results(result: EvaluationResult, output_dir: Path) -> None:
     data = result.model_dump(mode="json")
-    _atomic_write(output_dir / RESULTS_JSON, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    _atomic_write(
+    atomic_write_text(
+        output_dir / RESULTS_JSON, json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    )
+    atomic_write_text(
         output_dir / RESULTS_YML, yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     )
 
@@ -106,12 +108,12 @@ def write_samples(samples: list[dict[str, Any]], output_dir: Path) -> None:
     # holds every prompt; this is a large share of a cached re-run), and readers see the same
     # values either way
     lines = "".join(json.dumps(s) + "\n" for s in samples)
-    _atomic_write(output_dir / SAMPLES_JSONL, lines)
+    atomic_write_text(output_dir / SAMPLES_JSONL, lines)
 
 
 def write_run_config(config: dict[str, Any], output_dir: Path) -> None:
     """What ``nemo-evaluator run --resume DIR`` needs (never the API key itself)."""
-    _atomic_write(output_dir / RUN_CONFIG, json.dumps(config, indent=2) + "\n")
+    atomic_write_text(output_dir / RUN_CONFIG, json.dumps(config, indent=2) + "\n")
 
 
 def read_run_config(output_dir: Path) -> dict[str, Any]:

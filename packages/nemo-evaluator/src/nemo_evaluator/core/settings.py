@@ -27,7 +27,9 @@ RUNTIME_EXTRA_KEYS = frozenset(
         "quiet",
         "loglikelihood_batch_size",
         "data_dir",
+        "order_seed",
         "accept_modified_dataset",
+        "preflight",
     }
 )
 # Interceptors that only observe (logging, stats, progress) or replay (cache).
