@@ -478,7 +478,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="export finished results")
     ex.add_argument("id")
     ex.add_argument("--dest", default="local", help="comma list of local, mlflow, wandb")
-    ex.add_argument("--format", choices=["json", "csv"], default="json")
+    ex.add_argument(
+        "--format",
+        choices=["json", "csv", "lm-eval"],
+        default="json",
+        help="local: metrics.json/.csv, or lm-eval's results and samples layout",
+    )
     ex.set_defaults(func=cmd_export)
     return parser
 

@@ -129,7 +129,8 @@ def _keep_env_secret(cfg: Any) -> None:
     node = OmegaConf.select(cfg, "target.api_endpoint", default=None)
     if node is None or "api_key" not in node:
         return
-    name = env_reference(node._get_node("api_key")._value())
+    raw = OmegaConf.to_container(node, resolve=False)  # the interpolation as written
+    name = env_reference(raw.get("api_key") if isinstance(raw, dict) else None)
     if name is not None:
         if node.get("api_key_env") not in (None, name):
             raise LauncherConfigError("target.api_endpoint: give api_key or api_key_env, not both")
