@@ -339,9 +339,10 @@ def _run_task(
     )
 
 
-def _prompt_of(bench: Benchmark, doc: dict[str, Any], built: list[Any] | None) -> Any:
+def _prompt_of(bench: Benchmark, doc: dict[str, Any]) -> Any:
+    """The document's prompt, rebuilt (a run does not hold every prompt in memory)."""
     try:
-        reqs = built if built else bench.build_requests(doc)
+        reqs = bench.build_requests(doc)
     except Exception as err:
         return f"(could not rebuild the prompt: {err})"
     if not reqs:
@@ -428,7 +429,7 @@ def _finish(
         samples.append(
             {
                 "doc_id": doc_id,
-                "prompt": _prompt_of(bench, doc, stats.requests.get(doc_id)),
+                "prompt": _prompt_of(bench, doc),
                 "response": raw[0] if isinstance(raw, list) and len(raw) == 1 else raw,
                 "extracted": score.extracted if isinstance(score, SampleScore) else None,
                 "target": score.target if isinstance(score, SampleScore) else None,
