@@ -116,6 +116,22 @@ def test_unknown_task_names_the_closest(shared_data: Path) -> None:
         get_benchmark("lm-eval.arc_easyy")(params=ConfigParams())
 
 
+@pytest.mark.parametrize("task", ["humaneval", "mbpp"])
+def test_tasks_that_run_model_code_are_refused(task: str) -> None:
+    # lm-eval would execute the completions on the host with its own code_eval
+    with pytest.raises(LmEvalTaskError, match=rf"lm-eval\.{task} runs model-written code outside"):
+        get_benchmark(f"lm-eval.{task}")(params=ConfigParams())
+
+
+def test_user_task_marked_unsafe_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "mine.yaml").write_text(
+        "task: mine\ndataset_path: json\nunsafe_code: true\noutput_type: generate_until\n"
+    )
+    params = ConfigParams(extra={"lm_eval_include_path": str(tmp_path)})
+    with pytest.raises(LmEvalTaskError, match=r"unsafe_code in mine\)"):
+        get_benchmark("lm-eval.mine")(params=params)
+
+
 def test_yaml_error_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "good.yaml").write_text("task: fine\ndataset_path: json\n")
     (tmp_path / "broken.yaml").write_text("task: broken\noutput_type: [unclosed\nmetric_list: []\n")

@@ -89,6 +89,10 @@ class LmEvalBenchmark(Benchmark):
         self.paths = include_paths(extra.get("lm_eval_include_path"))
         check_user_yaml(self.paths)
         self.resolved = resolve(self.task, self.paths)
+        refuse_unsafe_code(
+            self.task,
+            [leaf.name for leaf in self.resolved.leaves if leaf.config.get("unsafe_code")],
+        )
         if self.resolved.output_types & LOGLIKELIHOOD_TYPES:
             self.endpoint_types = ("completions",)  # type: ignore[misc]
         self._tasks: dict[str, Any] = {}
@@ -157,6 +161,9 @@ class LmEvalBenchmark(Benchmark):
         chat = self.chat
         multiturn = bool(extra.get("lm_eval_fewshot_as_multiturn", chat))
         docs: list[dict[str, Any]] = []
+        refuse_unsafe_code(
+            self.task, [n for n, t in self._tasks.items() if getattr(t, "UNSAFE_CODE", False)]
+        )
         for name, task in self._tasks.items():
             self._configure(task)
             task.build_all_requests(
@@ -296,6 +303,17 @@ class LmEvalBenchmark(Benchmark):
                 "groups": {name: _jsonable(g.version) for name, g in self._groups.items()},
             }
         }
+
+
+def refuse_unsafe_code(name: str, unsafe: list[str]) -> None:
+    """Tasks marked ``unsafe_code`` score by running model-written code in lm-eval's own
+    executor, on the host and outside our sandbox: they are refused, never run."""
+    if unsafe:
+        raise LmEvalTaskError(
+            f"lm-eval.{name} runs model-written code outside the sandbox (unsafe_code in "
+            f"{', '.join(sorted(unsafe))}); use the native sandboxed benchmark instead, "
+            "e.g. --type humaneval"
+        )
 
 
 @functools.lru_cache(maxsize=256)
