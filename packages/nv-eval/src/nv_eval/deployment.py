@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -23,17 +22,12 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from nvidia_eval_commons.api.launcher import DeploymentConfig
+from nvidia_eval_commons.net import free_port
 
 from .errors import DeploymentError
 
 COMMAND_ENV = "NV_EVAL_DEPLOY_COMMAND"
 _STOP_GRACE_S = 20.0
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def deploy_argv(cfg: DeploymentConfig, *, port: int) -> list[str]:
@@ -131,4 +125,4 @@ class ModelServer:
         self.stop()
 
 
-__all__ = ["COMMAND_ENV", "ModelServer", "deploy_argv", "free_port", "retarget"]
+__all__ = ["COMMAND_ENV", "ModelServer", "deploy_argv", "retarget"]

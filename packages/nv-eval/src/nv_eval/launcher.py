@@ -25,6 +25,7 @@ import yaml
 from nvidia_eval_commons.api.launcher import LauncherConfig
 from nvidia_eval_commons.api.plugins import EXECUTORS
 from nvidia_eval_commons.env import read_env
+from nvidia_eval_commons.errors import MissingExtraError
 
 from .config import ComposedConfig, masked
 from .errors import LauncherConfigError, NvEvalError, UnknownExecutorError
@@ -176,7 +177,7 @@ def submit(composed: ComposedConfig, store: Store) -> tuple[InvocationRecord, li
     for job in planned:
         try:
             handle = executor.submit(job.spec)
-        except NvEvalError as err:
+        except (NvEvalError, MissingExtraError) as err:
             store.update_job(
                 job.spec.job_id, state="failed", message=str(err), finished_at=time.time()
             )

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError, DeployConfigError, MissingExtraError
+from ..errors import CheckpointError, DeployConfigError, missing_extra
 from .base import (
     EngineSpec,
     GenerateRequest,
@@ -36,7 +36,7 @@ def _import_torch_transformers() -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError as exc:
-        raise MissingExtraError("hf", module=exc.name or "torch", purpose="The hf engine") from None
+        raise missing_extra("hf", module=exc.name or "torch", purpose="The hf engine") from None
     return torch, transformers
 
 
@@ -84,7 +84,7 @@ def convert_gguf(gguf_path: Path, target: Path) -> Path:
     try:
         import gguf  # noqa: F401
     except ImportError:
-        raise MissingExtraError("hf", module="gguf", purpose="Loading a GGUF file") from None
+        raise missing_extra("hf", module="gguf", purpose="Loading a GGUF file") from None
     from filelock import FileLock
 
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -78,12 +78,6 @@ def check_port_free(host: str, port: int) -> None:
             raise
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 class _JoinableDispatcher(ThreadedTaskDispatcher):  # type: ignore[misc]  # untyped
     """waitress's task dispatcher, keeping its worker threads so that stop() can join them.
 

@@ -17,10 +17,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from nvidia_eval_commons.net import free_port
+
 from ..engines.base import Engine, EngineSpec, GenerateRequest, GenerateResult
 from ..engines.factory import build_engine
-from ..errors import MissingExtraError, ServerStartError
-from .base import BackendOptions, free_port
+from ..errors import ServerStartError, missing_extra
+from .base import BackendOptions
 
 log = logging.getLogger(__name__)
 TRITON_MODEL = "nemo_eval_llm"
@@ -30,7 +32,7 @@ def _import_pytriton() -> Any:
     try:
         import pytriton.triton as triton_module
     except ImportError:
-        raise MissingExtraError(
+        raise missing_extra(
             "pytriton", module="nvidia-pytriton", purpose="The pytriton backend"
         ) from None
     return triton_module

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import flask
 from waitress.server import create_server
+
+from nvidia_eval_commons.net import free_port
 
 from ..adapters.server import stop_waitress
 from .responses import Reply, chat_completion, completion, default_reply, sse_stream
@@ -160,10 +161,7 @@ class OpenAIStubServer:
     @staticmethod
     def closed_url() -> str:
         """``http://127.0.0.1:PORT`` of a port nothing listens on (an upstream that is down)."""
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        return f"http://127.0.0.1:{free_port()}"
 
     def start(self) -> OpenAIStubServer:
         if self._thread is None:
