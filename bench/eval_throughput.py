@@ -1,22 +1,27 @@
 """Throughput of the evaluate core against an upstream that answers after a fixed latency.
 
-    uv run python bench/eval_throughput.py [--latency-s 0.1] [--serial-subset 50]
+    uv run python bench/eval_throughput.py [--runs 1@0.1,16@0.1,64@0.1,256@0.4]
 
-The upstream is the loopback OpenAI-compatible stub (nemo_evaluator.testing) answering every
-request after ``--latency-s``. gsm8k's 1,319 test items run at parallelism 1, 16 and 64
-through the full adapter chain (caching and request logging on); samples/s is compared with
-the ideal ``parallelism / latency``. Parallelism 1 runs a subset and is extrapolated (it is
-latency-bound by construction: 1,319 items would take over two minutes). Then the
-parallelism-64 run is repeated into a new output directory sharing its cache: every answer
-comes from the cache and the wall time is compared with the first run's.
+The upstream is the light loopback OpenAI-compatible stub (nemo_evaluator.testing, its own
+process) answering every request after a fixed latency. gsm8k's 1,319 test items run through
+the full adapter chain (caching and request logging on) at each ``parallelism@latency`` pair;
+samples/s is compared with the ideal ``parallelism / latency``. Documents go out in waves, so
+no run can beat ``ceil(n / parallelism)`` latencies (the "wave bound": 98% at 64 @ 100 ms, 86%
+at 256 @ 400 ms). Parallelism 1 runs a subset and is extrapolated. Then the parallelism-64 run
+is repeated into a new output directory sharing its cache: every answer comes from the cache
+and the wall time is compared with the first run's. CPU per sample is our process's user +
+system time over the whole ``evaluate()`` call divided by the items.
 
-Targets: >= 80% of ideal at parallelism 64; the cached re-run in <= 5% of the first run's time.
+Targets: >= 85% of ideal at 64 @ 100 ms, >= 80% at 256 @ 400 ms, <= 0.8 ms of CPU per sample,
+the cached re-run in <= 10% of the first run's time.
 Needs the gsm8k test file: NEMO_EVALUATOR_DATA_DIR (default ../shared/datasets).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import resource
 import subprocess
@@ -36,13 +41,13 @@ from nvidia_eval_commons.api.api_dataclasses import (
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_S: dict[str, float] = {}
-STUB_PID = [0]
+STUB_PIDS: dict[str, int] = {}
 
 
-def stub_cpu_s() -> float:
-    """CPU seconds the stub process has used so far (Linux /proc; 0 elsewhere)."""
+def stub_cpu_s(url: str) -> float:
+    """CPU seconds the stub process at ``url`` has used so far (Linux /proc; 0 elsewhere)."""
     try:
-        fields = Path(f"/proc/{STUB_PID[0]}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{STUB_PIDS[url]}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -68,8 +73,9 @@ def stub_upstream(*, latency_s: float, threads: int, engine: str = "asyncio"):
         line = proc.stdout.readline() if proc.stdout else ""
         if not line.startswith("listening on "):
             raise RuntimeError(f"stub upstream did not start: {line!r}")
-        STUB_PID[0] = proc.pid
-        yield line.split("listening on ", 1)[1].strip()
+        url = line.split("listening on ", 1)[1].strip()
+        STUB_PIDS[url] = proc.pid
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -90,21 +96,34 @@ def run(
     )
     start = time.perf_counter()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    stub0 = stub_cpu_s()
+    stub0 = stub_cpu_s(upstream_url)
     result = evaluate(target, config, adapter)
     wall = time.perf_counter() - start
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     CPU_S[out.name] = cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime
-    CPU_S["stub-" + out.name] = stub_cpu_s() - stub0
+    CPU_S["stub-" + out.name] = stub_cpu_s(upstream_url) - stub0
     assert result.metadata.num_errors == 0, result.metadata
     return wall
 
 
+def parse_runs(text: str) -> list[tuple[int, float]]:
+    """``"64@0.1,256@0.4"`` -> ``[(64, 0.1), (256, 0.4)]`` (parallelism @ stub latency in s)."""
+    runs = []
+    for part in text.split(","):
+        par, _, lat = part.partition("@")
+        runs.append((int(par), float(lat or 0.1)))
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--latency-s", type=float, default=0.1)
+    parser.add_argument(
+        "--runs",
+        type=parse_runs,
+        default=parse_runs("1@0.1,16@0.1,64@0.1,256@0.4"),
+        help="parallelism@latency_s pairs; the first parallelism-64 run is re-run cached",
+    )
     parser.add_argument("--serial-subset", type=int, default=50)
-    parser.add_argument("--parallelism", type=int, nargs="*", default=[1, 16, 64])
     parser.add_argument(
         "--stub-engine",
         choices=("asyncio", "waitress"),
@@ -115,65 +134,69 @@ def main() -> None:
     os.environ.setdefault("NEMO_EVALUATOR_DATA_DIR", str(ROOT.parent / "shared" / "datasets"))
     n_total = 1319
     rows = []
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        stub_upstream(
-            latency_s=args.latency_s, threads=max(args.parallelism) + 8, engine=args.stub_engine
-        ) as upstream,
-    ):
-        base = Path(tmp)
-        walls: dict[int, float] = {}
-        for p in args.parallelism:
+    top = next((p for p, _ in args.runs if p == 64), max(p for p, _ in args.runs))
+    top_lat = next(lat for p, lat in args.runs if p == top)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        stubs: dict[float, str] = {}
+        for lat in sorted({lat for _, lat in args.runs}):
+            threads = max(p for p, la in args.runs if la == lat) + 8
+            stubs[lat] = stack.enter_context(
+                stub_upstream(latency_s=lat, threads=threads, engine=args.stub_engine)
+            )
+        for p, lat in args.runs:
             limit = args.serial_subset if p == 1 else None
             n = limit or n_total
-            wall = run(upstream, base / f"p{p}", base / f"cache{p}", parallelism=p, limit=limit)
-            walls[p] = wall
+            name = f"p{p}-{lat}"
+            wall = run(stubs[lat], tmp / name, tmp / f"cache-{name}", parallelism=p, limit=limit)
             rate = n / wall
-            ideal = p / args.latency_s
+            ideal = p / lat
+            # documents go out in waves of `parallelism`: no run can beat ceil(n / p) latencies
+            bound = n / (math.ceil(n / p) * lat) / ideal
             note = f"subset of {n}, extrapolated to 1319: {n_total / rate:.0f} s" if limit else ""
-            rows.append((p, n, wall, rate, ideal, note))
-        top = max(args.parallelism)
+            rows.append((p, lat, n, wall, rate, ideal, bound, note, name))
+        first_name = f"p{top}-{top_lat}"
         cached_wall = run(
-            upstream, base / "cached", base / f"cache{top}", parallelism=top, limit=None
+            stubs[top_lat], tmp / "cached", tmp / f"cache-{first_name}", parallelism=top, limit=None
         )
 
     print(
-        f"gsm8k test ({n_total} items), upstream latency {args.latency_s * 1000:.0f} ms, "
-        f"{args.stub_engine} stub"
+        f"gsm8k test ({n_total} items), {args.stub_engine} stub; machine: {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
     )
     print(
-        f"{'parallelism':>11}  {'samples':>7}  {'wall s':>7}  {'samples/s':>9}  {'ideal':>7}  {'% ideal':>7}"
+        f"{'parallelism':>11}  {'latency':>7}  {'samples':>7}  {'wall s':>7}  {'samples/s':>9}  "
+        f"{'ideal':>7}  {'% ideal':>7}  {'wave bound':>10}  {'CPU ms/sample':>13}"
     )
-    for p, n, wall, rate, ideal, note in rows:
+    for p, lat, n, wall, rate, ideal, bound, note, name in rows:
+        cpu_ms = 1000 * CPU_S[name] / n
         print(
-            f"{p:>11}  {n:>7}  {wall:>7.2f}  {rate:>9.1f}  {ideal:>7.1f}  {100 * rate / ideal:>6.1f}%  {note}"
+            f"{p:>11}  {lat * 1000:>5.0f}ms  {n:>7}  {wall:>7.2f}  {rate:>9.1f}  {ideal:>7.1f}  "
+            f"{100 * rate / ideal:>6.1f}%  {100 * bound:>9.1f}%  {cpu_ms:>13.2f}  {note}"
         )
-    first = walls[top]
-    ratio = cached_wall / first
+    targets = {(64, 0.1): 85.0, (256, 0.4): 80.0}
+    for p, lat, _n, _wall, rate, ideal, bound, _note, _name in rows:
+        if (p, lat) in targets:
+            share = 100 * rate / ideal
+            want = targets[(p, lat)]
+            print(
+                f"parallelism {p} at {lat * 1000:.0f} ms: {share:.1f}% of ideal (target >= "
+                f"{want:.0f}%: {'met' if share >= want else 'MISSED'}; waves allow "
+                f"{100 * bound:.1f}%)"
+            )
+    first = next(r for r in rows if r[8] == first_name)
+    client_ms = 1000 * CPU_S[first_name] / n_total
     print(
-        f"cached re-run at parallelism {top}: {cached_wall:.2f} s vs {first:.2f} s first run "
-        f"= {100 * ratio:.1f}% (target <= 5%)"
+        f"CPU per sample in our process at parallelism {top}: {client_ms:.2f} ms (target <= 0.8: "
+        f"{'met' if client_ms <= 0.8 else 'MISSED'}); upstream stub "
+        f"{1000 * CPU_S['stub-' + first_name] / n_total:.2f} ms/request in its own process"
     )
-    if 1 in walls:
-        serial = n_total / rows[0][3]
-        print(
-            f"cached re-run vs the parallelism-1 run (extrapolated {serial:.0f} s): "
-            f"{100 * cached_wall / serial:.2f}%"
-        )
-    p64 = next((r for r in rows if r[0] == top), None)
-    if p64 is not None:
-        print(f"parallelism {top}: {100 * p64[3] / p64[4]:.1f}% of ideal (target >= 80%)")
-        client_ms = 1000 * CPU_S[f"p{top}"] / n_total
-        print(
-            f"CPU: evaluate core + adapter chain {client_ms:.2f} ms/sample in this process "
-            f"(upstream stub runs in its own process); {os.cpu_count()} cores on this machine"
-        )
-        stub_ms = 1000 * CPU_S[f"stub-p{top}"] / n_total
-        print(f"CPU: upstream stub {stub_ms:.2f} ms/request (its own process)")
-        print(
-            f"CPU of the cached re-run: {CPU_S['cached']:.2f} s "
-            f"({1000 * CPU_S['cached'] / n_total:.2f} ms/sample)"
-        )
+    ratio = cached_wall / first[3]
+    print(
+        f"cached re-run at parallelism {top}: {cached_wall:.2f} s vs {first[3]:.2f} s first run "
+        f"= {100 * ratio:.1f}% (target <= 10%: {'met' if ratio <= 0.10 else 'MISSED'}); "
+        f"CPU {CPU_S['cached']:.2f} s ({1000 * CPU_S['cached'] / n_total:.2f} ms/sample)"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from nemo_evaluator.testing import OpenAIStubServer
+from nvidia_eval_commons.api.results import RESULTS_SCHEMA_VERSION
 
 SCRIPT = Path(sys.executable).with_name("nemo-evaluator")
 
@@ -84,7 +85,7 @@ def test_lm_eval_spellings_and_results_on_stdout(tmp_path: Path, shared_data_pat
         prompts = [r.json["prompt"] for r in up.requests if r.json]
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # stdout holds the results and nothing else
-    assert result["schema_version"] == "1.0"
+    assert result["schema_version"] == RESULTS_SCHEMA_VERSION
     assert result["metadata"]["num_samples"] == 3 == len(prompts)
     assert result["metadata"]["config"]["config"]["params"]["num_fewshot"] == 1
     # one few-shot example: two "Question:" blocks per prompt, not zero, not eight

@@ -108,3 +108,25 @@ def test_json_output(runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) 
     assert metric["significant"] is True and metric["test"] == "mcnemar"
     assert metric["interval"]["seed"] == 3 and metric["interval"]["resamples"] == 1000
     assert data["settings"]["alpha"] == 0.05
+
+
+def test_until_decided_continues_both_runs_and_reports_the_savings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = sample_answers()
+    weak = OpenAIStubServer(reply=GradedReply(answers, accuracy=0.2, seed=5), threads=8)
+    strong = OpenAIStubServer(reply=GradedReply(answers, accuracy=0.95, seed=6), threads=8)
+    with weak, strong:
+        a = run(weak.completions_url, tmp_path / "a", limit=100)
+        b = run(strong.completions_url, tmp_path / "b", limit=100)
+        for d in (a, b):  # start from the stored configs only: no finished results
+            (d / "results.json").unlink()
+            (d / "journal.jsonl").unlink()
+        code = main(["compare", str(a), str(b), "--until-decided", "--round-size", "20", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    seq = data["until_decided"]
+    assert code == 0
+    assert seq["decision"] == "B" and seq["items_total"] == 100
+    assert seq["items_used"] < 100 and seq["items_saved"] == 100 - seq["items_used"]
+    metric = next(m for m in data["metrics"] if m["metric"] == "exact_match.strict-match")
+    assert metric["items"] == seq["items_used"]

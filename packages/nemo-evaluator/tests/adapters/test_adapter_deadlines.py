@@ -7,6 +7,7 @@ UTF-8.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socketserver
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from nemo_evaluator.adapters.pipeline import AdapterPipeline
+from nemo_evaluator.adapters.types import AdapterResponse
 from nemo_evaluator.core.evaluate import evaluate
 
 ANSWER = json.dumps(
@@ -91,24 +93,35 @@ def misbehaving(request: pytest.FixtureRequest) -> Iterator[MisbehavingServer]:
         server.server_close()
 
 
-def _call(url: str, tmp_path: Path, **upstream: object) -> tuple[int, dict, float, int]:
+def _call(
+    url: str, tmp_path: Path, via: str = "send", **upstream: object
+) -> tuple[int, dict, float, int]:
+    """One call through ``send`` (threads) or ``asend`` (the evaluate core's event loop)."""
     pipeline = AdapterPipeline.from_config(None, upstream_url=url, output_dir=tmp_path, **upstream)  # type: ignore[arg-type]
     payload = {"model": "m", "messages": [{"role": "user", "content": "q"}]}
+
+    async def on_a_loop() -> AdapterResponse:
+        try:
+            return await pipeline.asend(payload)
+        finally:
+            await pipeline.aclose()
+
     start = time.monotonic()
     try:
-        resp = pipeline.send(payload)
+        resp = pipeline.send(payload) if via == "send" else asyncio.run(on_a_loop())
     finally:
         pipeline.close()
     return resp.status_code, resp.json_or_none() or {}, time.monotonic() - start, resp.attempts
 
 
+@pytest.mark.parametrize("via", ["send", "asend"])
 @pytest.mark.parametrize("misbehaving", ["trickle_all", "trickle_body"], indirect=True)
 def test_a_trickling_upstream_is_cut_off_at_request_timeout(
-    misbehaving: MisbehavingServer, tmp_path: Path
+    misbehaving: MisbehavingServer, tmp_path: Path, via: str
 ) -> None:
     # the answer takes about 0.1 s per byte: well over 10 s in all
     status, body, elapsed, attempts = _call(
-        misbehaving.url, tmp_path, request_timeout=1.0, max_retries=0
+        misbehaving.url, tmp_path, via, request_timeout=1.0, max_retries=0
     )
     assert status == 504
     assert "request_timeout=1s" in body["error"]["message"]
@@ -116,10 +129,13 @@ def test_a_trickling_upstream_is_cut_off_at_request_timeout(
     assert 0.9 <= elapsed < 3.0  # the deadline, not 10+ s of trickle
 
 
+@pytest.mark.parametrize("via", ["send", "asend"])
 @pytest.mark.parametrize("misbehaving", ["trickle_body"], indirect=True)
-def test_sample_timeout_bounds_all_retries(misbehaving: MisbehavingServer, tmp_path: Path) -> None:
+def test_sample_timeout_bounds_all_retries(
+    misbehaving: MisbehavingServer, tmp_path: Path, via: str
+) -> None:
     status, _body, elapsed, attempts = _call(
-        misbehaving.url, tmp_path, request_timeout=0.8, max_retries=10, sample_timeout=2.0
+        misbehaving.url, tmp_path, via, request_timeout=0.8, max_retries=10, sample_timeout=2.0
     )
     assert status == 504
     assert 2 <= attempts <= 4  # 10 retries would take over 8 s

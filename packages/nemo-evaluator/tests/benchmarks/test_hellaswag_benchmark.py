@@ -66,7 +66,9 @@ def test_canonical_jsonl_preferred_and_identical_for_item0(
     folder = tmp_path / "hellaswag"
     folder.mkdir()
     (folder / "hellaswag_val.jsonl").write_text(json.dumps(CANONICAL0) + "\n", encoding="utf-8")
-    bench = get_benchmark("hellaswag")(params=ConfigParams(extra={"dataset_path": str(folder)}))
+    # one item of the canonical file: another sha256, accepted on purpose
+    extra = {"dataset_path": str(folder), "accept_modified_dataset": True}
+    bench = get_benchmark("hellaswag")(params=ConfigParams(extra=extra))
     docs = bench.load_docs()
     assert bench.describe_dataset()["format"] == "canonical"
     derived = get_benchmark("hellaswag")(params=ConfigParams()).load_docs()[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,12 +9,20 @@ import pytest
 from nemo_evaluator.benchmarks import get_benchmark
 from nemo_evaluator.benchmarks.base import GenerationOutput
 from nemo_evaluator.benchmarks.humaneval import STOP_SEQUENCES, build_program
+from nemo_evaluator.errors import SandboxError
+from nemo_evaluator.sandbox import ensure_available
 from nvidia_eval_commons.api.api_dataclasses import ConfigParams
 
-needs_sandbox = pytest.mark.skipif(
-    importlib.util.find_spec("nemo_evaluator.sandbox") is None,
-    reason="nemo_evaluator.sandbox is not present in this checkout (it ships with nemo-evaluator)",
-)
+
+def _sandbox_missing() -> str | None:
+    try:
+        ensure_available()
+    except SandboxError as exc:
+        return f"{exc} (apt-get install bubblewrap; CI installs it)"
+    return None
+
+
+needs_sandbox = pytest.mark.skipif(_sandbox_missing() is not None, reason=_sandbox_missing() or "")
 
 
 def make(**params):

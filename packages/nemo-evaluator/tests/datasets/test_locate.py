@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from nemo_evaluator.benchmarks import get_benchmark
-from nemo_evaluator.datasets import DatasetError, read_jsonl, resolve_source
+from nemo_evaluator.datasets import (
+    DatasetError,
+    DatasetMismatchError,
+    read_jsonl,
+    resolve_source,
+)
 from nemo_evaluator.errors import ConfigError
 from nvidia_eval_commons.api.api_dataclasses import ConfigParams
 
@@ -67,18 +72,65 @@ def test_offline_without_data_names_what_to_set(
     assert str(tmp_path / "datasets" / "gsm8k") == bench.describe_dataset()["root"]
 
 
-def test_local_copy_with_other_content_is_flagged(
+def _edited_copy(shared_data: Path, root: Path) -> None:
+    """gsm8k with a canonical train file and a test file cut to 10 lines (another sha256)."""
+    (root / "gsm8k").mkdir(parents=True)
+    shutil.copy(shared_data / "gsm8k" / "train.jsonl", root / "gsm8k" / "train.jsonl")
+    lines = (shared_data / "gsm8k" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    (root / "gsm8k" / "test.jsonl").write_text("\n".join(lines[:10]) + "\n", encoding="utf-8")
+
+
+def test_local_copy_with_other_content_is_refused(shared_data: Path, tmp_path: Path) -> None:
+    _edited_copy(shared_data, tmp_path)
+    bench = get_benchmark("gsm8k")(params=ConfigParams(extra={"dataset_path": str(tmp_path)}))
+    with pytest.raises(DatasetMismatchError) as err:
+        bench.load_docs()
+    message = str(err.value)
+    assert "\n" not in message
+    assert str(tmp_path / "gsm8k" / "test.jsonl") in message
+    assert "differs from the canonical 3730d312f6e34405" in message
+    assert "params.extra.accept_modified_dataset=true" in message
+
+
+def test_accepted_modified_copy_is_scored_and_recorded(
     shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (tmp_path / "gsm8k").mkdir()
-    shutil.copy(shared_data / "gsm8k" / "train.jsonl", tmp_path / "gsm8k" / "train.jsonl")
-    lines = (shared_data / "gsm8k" / "test.jsonl").read_text(encoding="utf-8").splitlines()
-    (tmp_path / "gsm8k" / "test.jsonl").write_text("\n".join(lines[:10]) + "\n", encoding="utf-8")
-    bench = get_benchmark("gsm8k")(params=ConfigParams(extra={"dataset_path": str(tmp_path)}))
+    _edited_copy(shared_data, tmp_path)
+    extra = {"dataset_path": str(tmp_path), "accept_modified_dataset": True}
+    bench = get_benchmark("gsm8k")(params=ConfigParams(extra=extra))
     assert len(bench.load_docs()) == 10
-    files = bench.describe_dataset()["files"]
+    info = bench.describe_dataset()
+    files = info["files"]
     assert files["test.jsonl"]["canonical"] is False and files["train.jsonl"]["canonical"] is True
+    assert info["modified_accepted"] == ["test.jsonl"]
     assert "differs from the canonical" in caplog.text
+
+
+def test_modified_dataset_is_refused_before_any_request_and_shown_when_accepted(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from nemo_evaluator.core.evaluate import evaluate
+    from nemo_evaluator.testing import OpenAIStubServer
+
+    _edited_copy(shared_data, tmp_path / "data")
+    with OpenAIStubServer(model="m") as upstream:
+        target = {"api_endpoint": {"url": upstream.completions_url, "model_id": "m"}}
+        params = {
+            "limit_samples": 2,
+            "extra": {"quiet": True, "dataset_path": str(tmp_path / "data")},
+        }
+        with pytest.raises(DatasetMismatchError):
+            evaluate(
+                target, {"type": "gsm8k", "output_dir": str(tmp_path / "o1"), "params": params}
+            )
+        assert upstream.request_count == 0
+        params["extra"]["accept_modified_dataset"] = True
+        evaluate(target, {"type": "gsm8k", "output_dir": str(tmp_path / "o2"), "params": params})
+    meta = json.loads((tmp_path / "o2" / "results.json").read_text())["metadata"]
+    assert meta["extra"]["dataset"]["modified_accepted"] == ["test.jsonl"]
+    assert "Modified dataset:</b> test.jsonl" in (tmp_path / "o2" / "report.html").read_text()
 
 
 def test_bad_json_names_file_and_line(tmp_path: Path) -> None:

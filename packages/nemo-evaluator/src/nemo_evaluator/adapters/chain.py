@@ -24,7 +24,7 @@ while an explicit ``system_message`` entry is a start-up error there.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -39,6 +39,7 @@ from .types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, Reque
 _log = logging.getLogger(__name__)
 
 Upstream = Callable[[AdapterRequest, RequestContext], AdapterResponse]
+AsyncUpstream = Callable[[AdapterRequest, RequestContext], Awaitable[AdapterResponse]]
 
 
 def specs_from_config(cfg: AdapterConfig | None, *, endpoint_type: str) -> list[InterceptorSpec]:
@@ -143,6 +144,29 @@ class Chain:
         ]
 
     def run(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
+        response, stop = self.run_requests(request, ctx)
+        if response is None:
+            assert ctx.request is not None
+            response = self.upstream(ctx.request, ctx)
+        return self.run_responses(response, ctx, stop=stop)
+
+    async def arun(
+        self, request: AdapterRequest, ctx: RequestContext, upstream: AsyncUpstream
+    ) -> AdapterResponse:
+        """:meth:`run` with an awaitable upstream call (the interceptors stay synchronous)."""
+        response, stop = self.run_requests(request, ctx)
+        if response is None:
+            assert ctx.request is not None
+            response = await upstream(ctx.request, ctx)
+        return self.run_responses(response, ctx, stop=stop)
+
+    def run_requests(
+        self, request: AdapterRequest, ctx: RequestContext
+    ) -> tuple[AdapterResponse | None, int]:
+        """The request hooks in order: a short-circuit response (or None) and where it stopped.
+
+        The request as it leaves the chain is ``ctx.request``.
+        """
         stop = len(self.interceptors)
         response: AdapterResponse | None = None
         for i, ic, best_effort in self._req:
@@ -158,8 +182,12 @@ class Chain:
                 break
             request = out
         ctx.request = request
-        if response is None:
-            response = self.upstream(request, ctx)
+        return response, stop
+
+    def run_responses(
+        self, response: AdapterResponse, ctx: RequestContext, *, stop: int
+    ) -> AdapterResponse:
+        """The response hooks in reverse order, from just below ``stop``."""
         for i, ic, best_effort in self._resp:
             if i >= stop:
                 continue

@@ -18,6 +18,7 @@ Files written under ``output_dir`` (names are fixed): ``requests.jsonl``, ``resp
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import re
@@ -38,6 +39,7 @@ from .interceptors.upstream import UpstreamCall, UpstreamConfig, error_response
 from .types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
 
 if TYPE_CHECKING:
+    from .interceptors.async_upstream import AsyncUpstreamCall
     from .server import AdapterServer
 
 STATS_FILE = "adapter_stats.json"
@@ -87,6 +89,7 @@ class AdapterPipeline:
         self._attempts = 0
         self._errors = 0
         self._latency = 0.0
+        self._aupstream: AsyncUpstreamCall | None = None
         # many request threads wait on sockets: hand the GIL over sooner while this is open
         switch_interval.acquire()
 
@@ -139,28 +142,18 @@ class AdapterPipeline:
         url = self.upstream_url if path is None else self.base_url + "/" + path.lstrip("/")
         return f"{url}?{query}" if query else url
 
-    def handle(
-        self, request: AdapterRequest, *, client_mode: bool, url: str | None = None
-    ) -> AdapterResponse:
-        """Run one request through the chain; never raises for upstream failures."""
+    def _context(
+        self, request: AdapterRequest, *, client_mode: bool, url: str | None
+    ) -> RequestContext:
         if self._closed:
             raise ConfigError("this AdapterPipeline is closed; build a new one")
-        ctx = RequestContext(
+        return RequestContext(
             request_id=str(next(self._ids)),
             upstream_url=url or self.url_for(request.path, request.query),
             client_mode=client_mode,
         )
-        try:
-            response = self.chain.run(request, ctx)
-        except Exception as exc:  # a non-best-effort interceptor failed (e.g. the cache)
-            _log.error("adapter chain failed: %s", exc)
-            response = error_response(
-                500,
-                f"adapter failed: {type(exc).__name__}: {exc}",
-                upstream_status=None,
-                upstream_body="",
-            )
-            response.headers["X-Adapter-Error"] = "adapter"
+
+    def _counted(self, response: AdapterResponse, ctx: RequestContext) -> AdapterResponse:
         response.latency_s = time.perf_counter() - ctx.start
         with self._lock:
             self._requests += 1
@@ -170,6 +163,17 @@ class AdapterPipeline:
             self._errors += response.status_code >= 400
             self._latency += response.latency_s
         return response
+
+    def handle(
+        self, request: AdapterRequest, *, client_mode: bool, url: str | None = None
+    ) -> AdapterResponse:
+        """Run one request through the chain; never raises for upstream failures."""
+        ctx = self._context(request, client_mode=client_mode, url=url)
+        try:
+            response = self.chain.run(request, ctx)
+        except Exception as exc:  # a non-best-effort interceptor failed (e.g. the cache)
+            response = _chain_failure(exc)
+        return self._counted(response, ctx)
 
     def send(
         self,
@@ -181,6 +185,45 @@ class AdapterPipeline:
         """Client mode: POST ``payload`` through the chain in-process; thread-safe."""
         request = AdapterRequest.from_json(payload, path=path or "", headers=headers)
         return self.handle(request, client_mode=True, url=self.url_for(path))
+
+    async def asend(
+        self,
+        payload: dict[str, Any],
+        *,
+        path: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> AdapterResponse:
+        """:meth:`send` from a coroutine: the interceptors run on the loop's thread and the
+        upstream call is awaited, so many requests wait without a thread each.
+
+        The loop's HTTP session is opened on first use; await :meth:`aclose` on the same
+        loop when done.
+        """
+        request = AdapterRequest.from_json(payload, path=path or "", headers=headers)
+        ctx = self._context(request, client_mode=True, url=self.url_for(path))
+        upstream = self._async_upstream()
+        try:
+            response = await self.chain.arun(request, ctx, upstream)
+        except Exception as exc:
+            response = _chain_failure(exc)
+        return self._counted(response, ctx)
+
+    def _async_upstream(self) -> AsyncUpstreamCall:
+        from .interceptors.async_upstream import AsyncUpstreamCall
+
+        loop = asyncio.get_running_loop()
+        current = self._aupstream
+        if current is None or current.loop is not loop:
+            current = self._aupstream = AsyncUpstreamCall(
+                self.upstream.config, auth_header=self.upstream.auth_header
+            )
+        return current
+
+    async def aclose(self) -> None:
+        """Close the HTTP session :meth:`asend` opened on the running loop (if any)."""
+        current, self._aupstream = self._aupstream, None
+        if current is not None:
+            await current.close()
 
     def serve(
         self, *, host: str = "127.0.0.1", port: int | None = None, threads: int = 16
@@ -236,3 +279,16 @@ class AdapterPipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _chain_failure(exc: Exception) -> AdapterResponse:
+    """The 500 a caller gets when a non-best-effort interceptor (the cache) failed."""
+    _log.error("adapter chain failed: %s", exc)
+    response = error_response(
+        500,
+        f"adapter failed: {type(exc).__name__}: {exc}",
+        upstream_status=None,
+        upstream_body="",
+    )
+    response.headers["X-Adapter-Error"] = "adapter"
+    return response

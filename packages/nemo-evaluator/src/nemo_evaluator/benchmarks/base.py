@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nvidia_eval_commons.api.api_dataclasses import ConfigParams
-from nvidia_eval_commons.api.results import GroupResult, MetricResult, Score, ScoreStats, TaskResult
+from nvidia_eval_commons.api.results import (
+    ConfidenceInterval,
+    GroupResult,
+    MetricResult,
+    Score,
+    ScoreStats,
+    TaskResult,
+)
+
+from ..stats.intervals import score_intervals
 
 
 @dataclass(frozen=True)
@@ -105,16 +114,27 @@ def mean_and_stderr(values: list[float]) -> ScoreStats:
 
 
 def aggregate_means(scores: list[SampleScore], *, num_errors: int = 0) -> dict[str, MetricResult]:
-    """Mean and stderr of every (metric, score) pair over ``scores``."""
+    """Mean, stderr and confidence intervals of every (metric, score) pair over ``scores``.
+
+    The intervals are the analytic and the seeded bootstrap one, and a clustered one when
+    the scores cluster (``extra["cluster"]``, e.g. repeats of one document, else ``group``).
+    """
     by_pair: dict[tuple[str, str], list[float]] = {}
+    clusters: dict[tuple[str, str], list[str]] = {}
     for s in scores:
+        label = str(s.extra.get("cluster", s.group))
         for metric, named in s.metrics.items():
             for name, value in named.items():
                 by_pair.setdefault((metric, name), []).append(float(value))
+                clusters.setdefault((metric, name), []).append(label)
     out: dict[str, MetricResult] = {}
     for (metric, name), values in by_pair.items():
         stats = mean_and_stderr(values)
         stats.num_errors = num_errors
+        stats.intervals = [
+            ConfidenceInterval(**iv.as_dict())
+            for iv in score_intervals(values, clusters=clusters[(metric, name)])
+        ]
         out.setdefault(metric, MetricResult()).scores[name] = Score(
             value=stats.mean if stats.mean is not None else 0.0, stats=stats
         )
@@ -133,6 +153,9 @@ class Benchmark(ABC):
     description: ClassVar[str] = ""
     default_num_fewshot: ClassVar[int] = 0
     default_max_new_tokens: ClassVar[int] = 256
+    score_blocks: ClassVar[bool] = False
+    """True when ``score`` waits on something (runs a program): the runner then calls it in a
+    worker thread instead of on its event loop."""
 
     def __init__(self, *, params: ConfigParams, data_dir: str | Path | None = None) -> None:
         self.params = params
@@ -172,6 +195,11 @@ class Benchmark(ABC):
     @abstractmethod
     def load_docs(self) -> list[dict[str, Any]]:
         """Evaluation documents in a fixed order; each has a unique string ``doc_id``."""
+
+    def preflight(self) -> None:
+        """Raise, before any request is sent, what would fail every sample (e.g. no code
+        sandbox on this machine); nothing by default."""
+        return None
 
     @abstractmethod
     def build_requests(self, doc: dict[str, Any]) -> list[Request]:

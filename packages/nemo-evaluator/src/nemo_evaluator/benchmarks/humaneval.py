@@ -45,6 +45,7 @@ class HumanEval(SourcedBenchmark):
     description = "HumanEval: complete the function, run its tests in a sandbox (pass@k)"
     default_num_fewshot = 0
     default_max_new_tokens = 1024
+    score_blocks = True  # runs each completion's tests in the sandbox
 
     @property
     def n_samples(self) -> int:
@@ -66,8 +67,10 @@ class HumanEval(SourcedBenchmark):
             )
         return SandboxLimits(timeout_s=self.timeout_s, isolation=isolation)
 
-    def load_docs(self) -> list[dict[str, Any]]:
+    def preflight(self) -> None:
         ensure_available(self.limits)  # refuse before any request, not after inference
+
+    def load_docs(self) -> list[dict[str, Any]]:
         rows = read_jsonl(self.source.path("HumanEval.jsonl.gz"))
         docs = []
         for i, row in enumerate(rows):

@@ -6,9 +6,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from nvidia_eval_commons.api.results import GroupResult, MetricResult, Score, ScoreStats, TaskResult
+from nvidia_eval_commons.api.results import (
+    ConfidenceInterval,
+    GroupResult,
+    MetricResult,
+    Score,
+    ScoreStats,
+    TaskResult,
+)
 
 from ..stats.estimators import pass_at_k
+from ..stats.intervals import DEFAULT_LEVEL, z_value
 
 __all__ = ["first_argmax", "multiple_choice_scores", "pass_at_k", "pooled_stderr", "weighted_group"]
 
@@ -68,14 +76,27 @@ def weighted_group(
     total = sum(sizes)
     mean = sum(v * n for v, n in zip(values, sizes, strict=True)) / total if total else 0.0
     errors = sum(e.metrics[metric].scores[score].stats.num_errors for e in members.values())
+    stderr = pooled_stderr(stderrs, sizes) if len(sizes) > 0 and total > len(sizes) else None
+    half = z_value(DEFAULT_LEVEL) * stderr if stderr is not None and math.isfinite(stderr) else None
     stats = ScoreStats(
         count=total,
         sum=sum(v * n for v, n in zip(values, sizes, strict=True)),
         mean=mean,
-        stderr=pooled_stderr(stderrs, sizes) if len(sizes) > 0 and total > len(sizes) else None,
+        stderr=stderr,
         min=min(values) if values else None,
         max=max(values) if values else None,
         num_errors=errors,
+        intervals=[]
+        if half is None
+        else [
+            ConfidenceInterval(
+                method="analytic",
+                level=DEFAULT_LEVEL,
+                low=mean - half,
+                high=mean + half,
+                stderr=stderr,
+            )
+        ],
     )
     result = MetricResult(scores={score: Score(value=mean, stats=stats)})
     return GroupResult(metrics={metric: result}, subtasks=list(members))

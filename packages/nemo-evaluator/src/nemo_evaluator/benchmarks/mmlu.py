@@ -10,10 +10,11 @@ import math
 from collections import defaultdict
 from typing import Any, ClassVar
 
-from nvidia_eval_commons.api.results import GroupResult, TaskResult
+from nvidia_eval_commons.api.results import ConfidenceInterval, GroupResult, TaskResult
 
 from ..datasets import MMLU_SUBJECTS, DatasetError, read_csv_rows
 from ..errors import ConfigError
+from ..stats.intervals import score_intervals
 from .base import (
     GenerationRequest,
     LoglikelihoodRequest,
@@ -173,7 +174,15 @@ class _MmluBase(SourcedBenchmark):
                 groups[f"{prefix}_{category}"] = weighted_group(members, metric=metric, score=score)
         if groups:
             overall = weighted_group(dict(groups), metric=metric, score=score)
-            overall.metrics[metric].scores[score].stats.num_errors = num_errors
+            stats = overall.metrics[metric].scores[score].stats
+            stats.num_errors = num_errors
+            # over all items, clustered by subject (Miller 2024), beside the pooled analytic one
+            values = [s.metrics[metric][score] for s in scores]
+            item_subjects = [s.group or "unknown" for s in scores]
+            stats.intervals = [
+                ConfidenceInterval(**iv.as_dict())
+                for iv in score_intervals(values, clusters=item_subjects)
+            ]
             groups[prefix] = overall
         return tasks, groups
 

@@ -5,11 +5,16 @@ transport (the adapter pipeline in client mode, or HTTP to the adapter server in
 and parses the answers. Upstream retries and timeouts live in the adapter pipeline (built with
 ``params.max_retries`` and ``params.request_timeout``); this layer adds retries with backoff for
 bodies it cannot interpret (garbage from a flaky server) and for transport exceptions.
-Concurrency (``params.parallelism``) is the runner's thread pool; this class is thread-safe.
+
+The client is asynchronous: the runner awaits :meth:`ModelClient.arun` for up to
+``params.parallelism`` documents at once on one event loop. A transport with an ``asend``
+coroutine (the adapter pipeline in client mode) is awaited directly; a plain ``send`` (HTTP to
+the adapter server in server mode) runs in the loop's worker threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -44,6 +49,10 @@ class TransportResponse(Protocol):
 
 class Transport(Protocol):
     def send(self, payload: dict[str, Any]) -> TransportResponse: ...
+
+
+class AsyncTransport(Protocol):
+    async def asend(self, payload: dict[str, Any]) -> TransportResponse: ...
 
 
 @dataclass
@@ -82,7 +91,7 @@ class ModelClient:
 
     def __init__(
         self,
-        transport: Transport,
+        transport: Transport | AsyncTransport,
         *,
         endpoint_type: str,
         model_id: str | None,
@@ -149,7 +158,15 @@ class ModelClient:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _call(self, payload: dict[str, Any], outcome: DocOutcome) -> dict[str, Any]:
+    async def _send(self, payload: dict[str, Any]) -> TransportResponse:
+        asend = getattr(self.transport, "asend", None)
+        if asend is not None:
+            response: TransportResponse = await asend(payload)
+            return response
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.transport.send, payload)  # type: ignore[union-attr]
+
+    async def _call(self, payload: dict[str, Any], outcome: DocOutcome) -> dict[str, Any]:
         """POST one payload; a JSON dict with ``choices`` back, or SampleFailedError."""
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
@@ -159,9 +176,9 @@ class ModelClient:
                     + (f"; last error: {last}" if last is not None else "")
                 )
             if attempt:
-                time.sleep(min(self.backoff_s * 2 ** (attempt - 1), 8.0))
+                await asyncio.sleep(min(self.backoff_s * 2 ** (attempt - 1), 8.0))
             try:
-                resp = self.transport.send(payload)
+                resp = await self._send(payload)
             except Exception as exc:  # a transport that raises (server mode: connection errors)
                 last = SampleFailedError(f"request failed: {type(exc).__name__}: {exc}")
                 continue
@@ -202,8 +219,8 @@ class ModelClient:
             raise last
         raise SampleFailedError(f"{last} (after {self.max_retries + 1} attempts)")
 
-    def _generate(self, req: GenerationRequest, outcome: DocOutcome) -> GenerationOutput:
-        body = self._call(self.generation_payload(req), outcome)
+    async def _generate(self, req: GenerationRequest, outcome: DocOutcome) -> GenerationOutput:
+        body = await self._call(self.generation_payload(req), outcome)
         choices = body["choices"]
         if not choices:
             raise SampleFailedError("response has an empty 'choices' list")
@@ -220,17 +237,17 @@ class ModelClient:
             text=apply_stops(text, req.stop), finish_reason=choice.get("finish_reason")
         )
 
-    def _loglikelihood_batch(
+    async def _loglikelihood_batch(
         self, reqs: Sequence[LoglikelihoodRequest], outcome: DocOutcome
     ) -> list[LoglikelihoodOutput]:
         try:
-            body = self._call(self.loglikelihood_payload(reqs), outcome)
+            body = await self._call(self.loglikelihood_payload(reqs), outcome)
         except SampleFailedError as err:
             # some servers reject max_tokens=0; fall back to 1 and drop the generated token
             if err.status in (400, 422) and self._echo_max_tokens == 0:
                 with self._lock:
                     self._echo_max_tokens = 1
-                body = self._call(self.loglikelihood_payload(reqs), outcome)
+                body = await self._call(self.loglikelihood_payload(reqs), outcome)
             else:
                 raise
         choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
@@ -251,18 +268,18 @@ class ModelClient:
             outcome.raw.append([scored.logprob, scored.is_greedy])
         return outs
 
-    def run(self, requests: Sequence[Request]) -> DocOutcome:
+    async def arun(self, requests: Sequence[Request]) -> DocOutcome:
         """All requests of one document, in order (log-likelihood ones batched)."""
         outcome = DocOutcome(outputs=[], raw=[])
         if self.sample_timeout is not None:
             outcome.deadline = time.monotonic() + self.sample_timeout
         pending: list[LoglikelihoodRequest] = []
 
-        def flush() -> None:
+        async def flush() -> None:
             while pending:
                 batch = pending[: self.loglikelihood_batch_size]
                 del pending[: self.loglikelihood_batch_size]
-                outcome.outputs.extend(self._loglikelihood_batch(batch, outcome))
+                outcome.outputs.extend(await self._loglikelihood_batch(batch, outcome))
 
         for req in requests:
             if isinstance(req, LoglikelihoodRequest):
@@ -273,11 +290,11 @@ class ModelClient:
                     )
                 pending.append(req)
                 if len(pending) >= self.loglikelihood_batch_size:
-                    flush()
+                    await flush()
             else:
-                flush()
-                outcome.outputs.append(self._generate(req, outcome))
-        flush()
+                await flush()
+                outcome.outputs.append(await self._generate(req, outcome))
+        await flush()
         if not requests:
             outcome.cache_hit = False
         return outcome

@@ -27,6 +27,7 @@ from nvidia_eval_commons.registry import PluginLoadError, UnknownNameError
 
 from ..benchmarks.base import Benchmark
 from ..benchmarks.registry import get_benchmark
+from ..benchmarks.repeats import Repeated
 from .errors import EvaluationConfigError
 from .output import is_disk_error, output_dir_error
 from .task_run import TaskRun
@@ -87,7 +88,10 @@ def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) ->
             f"benchmark '{task}' runs on {want} endpoints but {target.api_endpoint.url} is a "
             f"{etype} endpoint; point the target at a {want} URL or set its type"
         )
-    return cls(params=config.params, data_dir=config.params.extra.get("data_dir"))
+    bench = cls(params=config.params, data_dir=config.params.extra.get("data_dir"))
+    if config.params.repeats > 1:
+        return Repeated(bench, repeats=config.params.repeats)
+    return bench
 
 
 def _evaluate_task(

@@ -175,13 +175,23 @@ def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> st
         f"{md.duration_s or 0:.1f} s; endpoint {md.endpoint_url} ({md.endpoint_type}); "
         f"finished {md.finished_at}"
     )
+    dataset = md.extra.get("dataset") if isinstance(md.extra, dict) else None
+    modified = dataset.get("modified_accepted") if isinstance(dataset, dict) else None
+    warning = (
+        '<div class="meta"><b>Modified dataset:</b> '
+        + html.escape(", ".join(modified))
+        + " differ from the canonical files (sha256); scored with accept_modified_dataset, "
+        "so these scores are not comparable with published ones.</div>"
+        if modified
+        else ""
+    )
     counts = {k: sum(1 for r in rows if r["st"] == k) for k in ("correct", "wrong", "error")}
     options = "".join(f'<option value="{k}">{k} ({n})</option>' for k, n in counts.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title><style>{_asset("report.css")}</style></head><body>
-<h1>{html.escape(title)}</h1><div class="meta">{html.escape(meta)}</div>
+<h1>{html.escape(title)}</h1><div class="meta">{html.escape(meta)}</div>{warning}
 {_metrics_section(result)}
 {_charts_section(result)}
 <h2>Samples</h2>

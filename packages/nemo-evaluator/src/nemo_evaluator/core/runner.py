@@ -1,24 +1,26 @@
-"""Streams documents through the client on a thread pool and journals each as it finishes.
+"""Streams documents through the client on one event loop and journals each as it finishes.
 
-The pool holds ``parallelism`` workers; at most ``2 * parallelism`` documents are in flight so
-memory stays flat and Ctrl-C takes effect at once. Each worker builds the document's
-requests, sends them and scores the outputs; the calling thread journals the result, updates
-the progress display and enforces the error budget.
+``parallelism`` worker coroutines take the next document from the list, build its requests,
+await the client (the adapter chain runs on this thread, the upstream call is awaited, so a
+waiting request costs no thread), score the outputs and journal the result, update the
+progress display and enforce the error budget, all on the loop's thread: nothing is shared
+between threads, and each finished document costs the same whatever the parallelism.
+Benchmarks whose scoring blocks (running programs) score in the loop's worker threads, as do
+transports without ``asend`` (HTTP to the adapter server).
 
-Answers served from the cache need CPU, not waiting: while documents keep coming back as
-cache hits the window shrinks to a few documents (fewer threads contending for the
-interpreter lock), and the first document that had to go upstream opens it fully again.
-Finished documents are handed to the calling thread through a queue, so each costs O(1)
-there whatever the window size.
+The loop is private to the run and lives in the calling thread, or in a helper thread when
+the caller already runs an event loop (a notebook). Ctrl-C cancels the workers: what is
+journaled stays, the requests in flight are dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
-import queue
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,9 +38,6 @@ from .journal import Journal
 # Stop early when this many samples finished first and every one of them failed: the
 # endpoint is down or rejects every request, so waiting for the error budget is pointless.
 _ALL_FAILED_PROBE = 10
-# After this many cache hits in a row the in-flight window shrinks to _HIT_WINDOW documents.
-_HIT_STREAK = 32
-_HIT_WINDOW = 8
 
 
 @dataclass
@@ -72,14 +71,14 @@ def allowed_errors(total: int, max_error_fraction: float) -> int:
     return math.floor(total * max_error_fraction + 1e-9)
 
 
-def _work(bench: Benchmark, client: ModelClient, doc: dict[str, Any]) -> dict[str, Any]:
+async def _work(bench: Benchmark, client: ModelClient, doc: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     record: dict[str, Any] = {"doc_id": str(doc["doc_id"]), "error": None}
     score: SampleScore | None = None
     reqs: list[Any] = []
     try:
         reqs = bench.build_requests(doc)
-        outcome = client.run(reqs)
+        outcome = await client.arun(reqs)
     except EvaluationConfigError:
         raise
     except SampleFailedError as err:
@@ -95,7 +94,11 @@ def _work(bench: Benchmark, client: ModelClient, doc: dict[str, Any]) -> dict[st
             usage=outcome.usage,
         )
         try:
-            score = bench.score(doc, outcome.outputs)
+            if bench.score_blocks:
+                loop = asyncio.get_running_loop()
+                score = await loop.run_in_executor(None, bench.score, doc, outcome.outputs)
+            else:
+                score = bench.score(doc, outcome.outputs)
         except Exception as err:
             record["error"] = f"scoring failed: {type(err).__name__}: {err}"
     record["latency_s"] = round(time.perf_counter() - start, 6)
@@ -117,71 +120,80 @@ def run_docs(
     stats = RunStats()
     budget = allowed_errors(total, max_error_fraction)
     doc_iter: Iterator[dict[str, Any]] = iter(docs)
-    pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="nemo-eval")
-    inflight: set[Future[dict[str, Any]]] = set()
-    finished: queue.SimpleQueue[Future[dict[str, Any]]] = queue.SimpleQueue()
-    full_window = 2 * parallelism
-    window = full_window
-    hit_streak = 0
 
-    def fill() -> None:
-        while len(inflight) < window:
-            doc = next(doc_iter, None)
-            if doc is None:
-                return
-            fut = pool.submit(_work, bench, client, doc)
-            inflight.add(fut)
-            fut.add_done_callback(finished.put)
+    def finish(result: dict[str, Any]) -> None:
+        record = result["record"]
+        journal.append(record)
+        stats.finished += 1
+        if record["error"]:
+            stats.errors += 1
+            stats.last_error = record["error"]
+        elif result["score"] is not None:
+            stats.scores[record["doc_id"]] = result["score"]
+        if result["requests"]:
+            stats.requests[record["doc_id"]] = result["requests"]
+        if on_finished is not None:
+            on_finished(record)
+        if stats.errors > budget:
+            raise TooManyErrorsError(
+                f"{stats.errors} of {stats.finished} samples failed (allowed: {budget} of "
+                f"{total}, max_error_fraction={max_error_fraction}); last error: "
+                f"{stats.last_error}"
+            )
+        if stats.finished == stats.errors == _ALL_FAILED_PROBE:
+            raise TooManyErrorsError(
+                f"the first {_ALL_FAILED_PROBE} samples all failed; last error: {stats.last_error}"
+            )
 
-    try:
-        fill()
-        while inflight:
-            try:
-                done = [finished.get(timeout=0.5)]
-            except queue.Empty:
-                continue
-            while True:  # everything else that is ready, in one pass
-                try:
-                    done.append(finished.get_nowait())
-                except queue.Empty:
-                    break
-            for fut in done:
-                inflight.discard(fut)
-                result = fut.result()
-                record = result["record"]
-                if record.get("cache_hit"):
-                    hit_streak += 1
-                    if hit_streak >= _HIT_STREAK:
-                        window = min(full_window, _HIT_WINDOW)
-                else:
-                    hit_streak, window = 0, full_window
-                journal.append(record)
-                stats.finished += 1
-                if record["error"]:
-                    stats.errors += 1
-                    stats.last_error = record["error"]
-                elif result["score"] is not None:
-                    stats.scores[record["doc_id"]] = result["score"]
-                if result["requests"]:
-                    stats.requests[record["doc_id"]] = result["requests"]
-                if on_finished is not None:
-                    on_finished(record)
-                if stats.errors > budget:
-                    raise TooManyErrorsError(
-                        f"{stats.errors} of {stats.finished} samples failed (allowed: {budget} of "
-                        f"{total}, max_error_fraction={max_error_fraction}); last error: "
-                        f"{stats.last_error}"
-                    )
-                if stats.finished == stats.errors == _ALL_FAILED_PROBE:
-                    raise TooManyErrorsError(
-                        f"the first {_ALL_FAILED_PROBE} samples all failed; last error: "
-                        f"{stats.last_error}"
-                    )
-            fill()
-    except BaseException:
-        for fut in inflight:
-            fut.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    async def worker() -> None:
+        for doc in doc_iter:  # one iterator shared by all workers, on one thread
+            finish(await _work(bench, client, doc))
+
+    async def main() -> None:
+        workers = [asyncio.ensure_future(worker()) for _ in range(max(1, parallelism))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            aclose = getattr(client.transport, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    run_loop(main(), threads=parallelism)
     return stats
+
+
+def run_loop(coro: Coroutine[Any, Any, None], *, threads: int) -> None:
+    """Run ``coro`` on a new event loop with ``threads`` worker threads for blocking calls.
+
+    In the calling thread, or in a helper thread when this thread already runs a loop.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        _run_here(coro, threads=threads)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nemo-eval-loop") as helper:
+        helper.submit(_run_here, coro, threads=threads).result()
+
+
+def _run_here(coro: Coroutine[Any, Any, None], *, threads: int) -> None:
+    loop = asyncio.new_event_loop()
+    pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="nemo-eval")
+    loop.set_default_executor(pool)
+    main = loop.create_task(coro)
+    try:
+        loop.run_until_complete(main)
+    except BaseException:
+        # Ctrl-C lands here with the workers still pending: cancel them and let them clean up
+        main.cancel()
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(main)
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

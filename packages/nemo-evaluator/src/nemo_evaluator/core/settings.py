@@ -21,7 +21,15 @@ DEFAULT_MAX_ERROR_FRACTION = 0.05
 
 # params.extra keys that steer the run but never change a sample's result.
 RUNTIME_EXTRA_KEYS = frozenset(
-    {"rescore", "max_error_fraction", "quiet", "loglikelihood_batch_size", "data_dir"}
+    {
+        "rescore",
+        "max_error_fraction",
+        "quiet",
+        "loglikelihood_batch_size",
+        "data_dir",
+        "order_seed",
+        "accept_modified_dataset",
+    }
 )
 # Interceptors that only observe (logging, stats, progress) or replay (cache).
 _OBSERVING_INTERCEPTORS = re.compile(r"logging|caching|cache|progress|stats")

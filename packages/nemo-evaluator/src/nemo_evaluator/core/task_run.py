@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nvidia_eval_commons.api.api_dataclasses import (
     AdapterConfig,
     EvaluationConfig,
@@ -28,10 +30,11 @@ from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
 
 from ..adapters.switch_interval import ShortSwitchInterval
 from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
+from ..benchmarks.repeats import Repeated
 from .client import ModelClient
 from .display import ProgressDisplay, print_summary, quiet_requested
 from .endpoint import HttpTransport, endpoint_path, resolve_model_id
-from .errors import TooManyErrorsError
+from .errors import EvaluationConfigError, TooManyErrorsError
 from .failures import summary_lines
 from .journal import JOURNAL_NAME, Journal
 from .output import prepare_output_dir, write_results, write_run_config, write_samples
@@ -111,6 +114,16 @@ def prompt_of(bench: Benchmark, doc: dict[str, Any], built: list[Any] | None) ->
     }
 
 
+def ordered_docs(docs: list[dict[str, Any]], seed: Any) -> list[dict[str, Any]]:
+    """The documents in the run's order: as loaded, or shuffled by ``params.extra.order_seed``
+    (so a growing ``limit_samples`` takes the same random items first)."""
+    if seed is None:
+        return docs
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise EvaluationConfigError(f"params.extra.order_seed={seed!r} must be an integer")
+    return [docs[i] for i in np.random.default_rng(seed).permutation(len(docs))]
+
+
 @dataclass
 class _Tally:
     """What :meth:`TaskRun.finish` counts while it walks the documents."""
@@ -143,7 +156,9 @@ class TaskRun:
         params = config.params
         self.rescore = bool(params.extra.get("rescore"))
         self.fraction = max_error_fraction(params)
-        self.docs = bench.limit_docs(bench.load_docs(), params.limit_samples)
+        self.docs = bench.limit_docs(
+            ordered_docs(bench.load_docs(), params.extra.get("order_seed")), params.limit_samples
+        )
         bench.preflight()
         settings = result_settings(task=task, target=target, params=params, adapter=adapter)
         prepare_output_dir(output_dir)
@@ -392,9 +407,14 @@ class TaskRun:
                     },
                     "max_error_fraction": self.fraction,
                     "dataset": self.bench.describe_dataset(),
+                    **(
+                        {"repeats": {"n": self.bench.repeats, "seeds": self.bench.seeds()}}
+                        if isinstance(self.bench, Repeated)
+                        else {}
+                    ),
                 },
             ),
         )
 
 
-__all__ = ["TaskRun", "build_pipeline", "now_iso", "prompt_of", "resume_hint"]
+__all__ = ["TaskRun", "build_pipeline", "now_iso", "ordered_docs", "prompt_of", "resume_hint"]

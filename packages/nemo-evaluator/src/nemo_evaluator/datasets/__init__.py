@@ -1,6 +1,6 @@
 """Benchmark data: canonical sources, a download cache, local overrides and bundled samples."""
 
-from .errors import DatasetError
+from .errors import DatasetError, DatasetMismatchError
 from .locate import DATA_DIR_ENV, HOME_ENV, OFFLINE_ENV, DataSource, home_dir, resolve_source
 from .readers import read_csv_rows, read_jsonl, read_text
 from .sources import KNOWN_SHA256, MMLU_SUBJECTS
@@ -13,6 +13,7 @@ __all__ = [
     "OFFLINE_ENV",
     "DataSource",
     "DatasetError",
+    "DatasetMismatchError",
     "home_dir",
     "read_csv_rows",
     "read_jsonl",

@@ -12,3 +12,7 @@ from ..errors import EvaluatorRuntimeError
 
 class DatasetError(EvaluatorRuntimeError):
     """A benchmark's data could not be found, downloaded, verified or parsed."""
+
+
+class DatasetMismatchError(DatasetError):
+    """A dataset file's sha256 differs from the canonical one and was not accepted."""

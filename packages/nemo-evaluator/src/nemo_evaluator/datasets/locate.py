@@ -24,7 +24,7 @@ from nvidia_eval_commons.files import sha256_file
 
 from ..errors import ConfigError
 from . import download
-from .errors import DatasetError
+from .errors import DatasetError, DatasetMismatchError
 from .sources import KNOWN_SHA256, remote_file
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ class DataSource:
     kind: SourceKind
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per file read: path, sha256 and whether it matched the known canonical sha256."""
+    accept_modified: bool = False
+    """Score a file whose sha256 differs from the canonical one (else DatasetMismatchError);
+    ``params.extra.accept_modified_dataset``. The results then record it."""
 
     def hint(self) -> str:
         return (
@@ -110,18 +113,38 @@ class DataSource:
         known = {} if self.kind == "sample" else KNOWN_SHA256.get(self.family, {})
         expected = known.get(name)
         verified: bool | None = None if expected is None else digest == expected
+        if verified is False and not self.accept_modified:
+            raise DatasetMismatchError(
+                f"{target}: sha256 {digest[:16]}... differs from the canonical "
+                f"{expected[:16]}... (an edited file or another version); restore the canonical "
+                f"file, or set params.extra.accept_modified_dataset=true to score it anyway "
+                f"(the results then say so)"
+            )
         if verified is False:
             log.warning(
-                "%s: sha256 %s differs from the canonical %s; scores may not be comparable",
+                "%s: sha256 %s differs from the canonical %s; scored anyway "
+                "(accept_modified_dataset), scores may not be comparable",
                 target,
                 digest,
                 expected,
             )
         self.files[name] = {"path": str(target), "sha256": digest, "canonical": verified}
 
+    @property
+    def modified(self) -> list[str]:
+        """The files read whose sha256 differs from the canonical one (accepted)."""
+        return sorted(n for n, f in self.files.items() if f["canonical"] is False)
+
     def describe(self) -> dict[str, Any]:
         """Provenance for result metadata."""
-        return {"source": self.kind, "root": str(self.root), "files": dict(self.files)}
+        info: dict[str, Any] = {
+            "source": self.kind,
+            "root": str(self.root),
+            "files": dict(self.files),
+        }
+        if self.modified:
+            info["modified_accepted"] = self.modified
+        return info
 
 
 def resolve_source(
@@ -129,6 +152,7 @@ def resolve_source(
 ) -> DataSource:
     """Where ``family``'s files are, following the order in the module docstring."""
     extra = extra or {}
+    accept = extra.get("accept_modified_dataset") in (True, "true", "True", "1", 1, "yes")
     explicit = extra.get("dataset_path")
     if explicit:
         base = Path(str(explicit)).expanduser()
@@ -138,7 +162,7 @@ def resolve_source(
                 f"holding the {family} files or at a data root holding {family}/"
             )
         root = base / family if (base / family).is_dir() else base
-        return DataSource(family, root, "dataset_path")
+        return DataSource(family, root, "dataset_path", accept_modified=accept)
     choice = extra.get("dataset")
     if choice is not None and choice != "sample":
         raise ConfigError(
@@ -156,5 +180,5 @@ def resolve_source(
         base = Path(str(base_str)).expanduser()
         if not base.is_dir():
             raise DatasetError(f"{what}={base} is not a directory; set it to a data root")
-        return DataSource(family, base / family, "data_dir")
-    return DataSource(family, home_dir() / "datasets" / family, "cache")
+        return DataSource(family, base / family, "data_dir", accept_modified=accept)
+    return DataSource(family, home_dir() / "datasets" / family, "cache", accept_modified=accept)

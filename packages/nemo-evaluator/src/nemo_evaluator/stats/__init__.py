@@ -14,6 +14,7 @@ from .intervals import (
     bootstrap_interval,
     clustered_interval,
     clustered_stderr,
+    score_intervals,
 )
 from .paired import (
     mcnemar_exact,
@@ -52,4 +53,5 @@ __all__ = [
     "pass_at_k_array",
     "permutation_test",
     "read_run",
+    "score_intervals",
 ]

@@ -145,3 +145,25 @@ def clustered_interval(
     count = int(np.unique(np.asarray(clusters, dtype=object).astype(str)).size)
     mean, half = float(arr.mean()), z_value(level) * se
     return Interval("clustered", level, mean - half, mean + half, stderr=se, clusters=count)
+
+
+def score_intervals(
+    values: Sequence[float] | npt.ArrayLike,
+    *,
+    clusters: Sequence[Any] | None = None,
+    level: float = DEFAULT_LEVEL,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> list[Interval]:
+    """The intervals every aggregate score records: analytic and bootstrap, plus the
+    clustered one when ``clusters`` holds at least two clusters and fewer than the items."""
+    arr = _values(values)
+    out = [
+        analytic_interval(arr, level=level),
+        bootstrap_interval(arr, level=level, resamples=resamples, seed=seed),
+    ]
+    if clusters is not None:
+        count = len({str(c) for c in clusters})
+        if 2 <= count < arr.size:
+            out.append(clustered_interval(arr, clusters=clusters, level=level))
+    return out

@@ -143,6 +143,9 @@ class ConfigParams(StrictModel):
     """Few-shot examples; the benchmark's own default when empty."""
     seed: int | None = None
     """Seed of sampling and few-shot selection; the benchmark's own default when empty."""
+    repeats: int = Field(default=1, ge=1, le=1000)
+    """Samples per document (distinct seeds): with N > 1 a generative benchmark also reports
+    pass@k for k <= N, maj@k and the mean over repeats, with clustered intervals."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Benchmark-specific options."""
 

@@ -10,9 +10,26 @@ from pydantic import Field
 
 from ._strict import StrictModel
 
-RESULTS_SCHEMA_VERSION = "1.0"
+RESULTS_SCHEMA_VERSION = "1.1"
 """Version of the results.json layout: the minor part grows with added fields, the major part
 changes when a field is renamed or removed. Its JSON Schema is docs/results.schema.json."""
+
+
+class ConfidenceInterval(StrictModel):
+    """A two-sided interval of a score at ``level``; how it was computed is recorded with it."""
+
+    method: str
+    """``analytic`` (mean +- z * stderr), ``bootstrap`` (seeded percentile bootstrap) or
+    ``clustered`` (cluster-robust stderr over documents, subjects or groups)."""
+    level: float = Field(gt=0.0, lt=1.0)
+    low: float
+    high: float
+    stderr: float | None = None
+    seed: int | None = None
+    """Seed of the bootstrap's resampling."""
+    resamples: int | None = None
+    clusters: int | None = None
+    """Number of clusters behind a clustered interval."""
 
 
 class ScoreStats(StrictModel):
@@ -30,6 +47,8 @@ class ScoreStats(StrictModel):
     max: float | None = None
     num_errors: int = Field(default=0, ge=0)
     """Samples that failed after their retries and were left out of the score."""
+    intervals: list[ConfidenceInterval] = Field(default_factory=list)
+    """Confidence intervals of the mean (see docs/statistics.md)."""
 
 
 class Score(StrictModel):

@@ -95,7 +95,7 @@ class _StatusError(_Retryable):
 
 
 class _TransportError(_Retryable):
-    def __init__(self, exc: Exception, *, timeout: bool):
+    def __init__(self, exc: BaseException, *, timeout: bool):
         super().__init__(str(exc))
         self.exc, self.timeout = exc, timeout
 
@@ -120,6 +120,75 @@ def _clean_headers(headers: Any) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in HOP_HEADERS}
 
 
+def retry_policy(config: UpstreamConfig) -> dict[str, Any]:
+    """tenacity's ``stop``/``wait``/``retry`` for ``Retrying`` and ``AsyncRetrying`` alike."""
+    # initial * 2**(attempt-1), capped, plus uniform jitter
+    backoff = wait_exponential(
+        multiplier=config.backoff_initial_s, max=config.backoff_max_s
+    ) + wait_random(0, config.backoff_jitter_s)
+    stop = stop_after_attempt(config.max_retries + 1)
+    if config.sample_timeout is not None:
+        stop = stop | stop_after_delay(config.sample_timeout)
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after: float | None = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            seconds = min(retry_after, config.max_retry_after_s)
+        else:
+            seconds = float(backoff(state))
+        if config.sample_timeout is not None:  # never sleep past the call's deadline
+            seconds = min(seconds, max(0.0, config.sample_timeout - state.seconds_since_start))
+        return seconds
+
+    return {
+        "stop": stop,
+        "wait": wait,
+        "retry": retry_if_exception_type(_Retryable),
+        "reraise": True,
+    }
+
+
+def upstream_headers(request: AdapterRequest, auth_header: str | None) -> dict[str, str]:
+    """The request's headers as sent upstream: hop headers dropped, auth and type added."""
+    headers = _clean_headers(request.headers)
+    if auth_header:
+        # the configured key wins: a client's own Authorization (lm-eval and the openai
+        # SDK always send one, often a dummy) is dropped, never forwarded
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        headers["Authorization"] = auth_header
+    if request.body and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+def failure_response(exc: _Retryable, url: str) -> AdapterResponse:
+    """The error a caller gets once the last attempt failed with ``exc``."""
+    if isinstance(exc, _StatusError):
+        return error_response(
+            exc.status,
+            f"upstream {url} answered {exc.status}",
+            upstream_status=exc.status,
+            upstream_body=exc.body.decode("utf-8", errors="replace"),
+            headers=exc.headers,
+        )
+    assert isinstance(exc, _TransportError)
+    status = 504 if exc.timeout else 502
+    what = "timed out" if exc.timeout else "could not be reached or broke off"
+    return error_response(
+        status, f"upstream {url} {what}: {exc.exc}", upstream_status=None, upstream_body=""
+    )
+
+
+def note_attempts(response: AdapterResponse) -> None:
+    """Put ``response.attempts`` into the body of an adapter error."""
+    if "X-Adapter-Error" in response.headers:
+        data = response.json_or_none()
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            data["error"]["attempts"] = response.attempts
+            response.mark_dirty()
+
+
 def _stream_body(resp: urllib3.BaseHTTPResponse, watch: Watch) -> Iterator[bytes]:
     try:
         if resp.chunked:
@@ -137,46 +206,13 @@ class UpstreamCall:
 
     def __init__(self, config: UpstreamConfig, *, api_key: str | None = None) -> None:
         self.config = config
-        self._auth = f"Bearer {api_key}" if api_key else None
+        self.auth_header = f"Bearer {api_key}" if api_key else None
+        """The ``Authorization`` value sent upstream (never logged)."""
         self.pool = DeadlinePoolManager(
             num_pools=8, maxsize=config.pool_maxsize, block=False, retries=False
         )
         self._targets: dict[str, tuple[urllib3.HTTPConnectionPool, str]] = {}
-        # initial * 2**(attempt-1), capped, plus uniform jitter
-        self._backoff = wait_exponential(
-            multiplier=config.backoff_initial_s, max=config.backoff_max_s
-        ) + wait_random(0, config.backoff_jitter_s)
-        stop = stop_after_attempt(config.max_retries + 1)
-        if config.sample_timeout is not None:
-            stop = stop | stop_after_delay(config.sample_timeout)
-        self._retrying = Retrying(
-            stop=stop,
-            wait=self._wait,
-            retry=retry_if_exception_type(_Retryable),
-            reraise=True,
-        )
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        retry_after: float | None = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            wait = min(retry_after, self.config.max_retry_after_s)
-        else:
-            wait = float(self._backoff(state))
-        if self.config.sample_timeout is not None:  # never sleep past the call's deadline
-            wait = min(wait, max(0.0, self.config.sample_timeout - state.seconds_since_start))
-        return wait
-
-    def _headers(self, request: AdapterRequest) -> dict[str, str]:
-        headers = _clean_headers(request.headers)
-        if self._auth:
-            # the configured key wins: a client's own Authorization (lm-eval and the openai
-            # SDK always send one, often a dummy) is dropped, never forwarded
-            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-            headers["Authorization"] = self._auth
-        if request.body and not any(k.lower() == "content-type" for k in headers):
-            headers["Content-Type"] = "application/json"
-        return headers
+        self._retrying = Retrying(**retry_policy(config))
 
     def _target(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
         """The host's connection pool and the request target, looked up once per URL.
@@ -209,7 +245,7 @@ class UpstreamCall:
                     request.method,
                     target,
                     body=request.body or None,
-                    headers=self._headers(request),
+                    headers=upstream_headers(request, self.auth_header),
                     timeout=timeout,
                     preload_content=False,
                     redirect=False,
@@ -235,11 +271,11 @@ class UpstreamCall:
             except urllib3.exceptions.HTTPError as exc:  # reset, broken mid-body, or cut off
                 watch.cancel()
                 if watch.expired:
-                    raise _TransportError(_deadline_error(self.config), timeout=True) from exc
+                    raise _TransportError(deadline_error(self.config), timeout=True) from exc
                 raise _TransportError(exc, timeout=False) from exc
             watch.cancel()
         if watch.expired:  # the answer ended just as the deadline cut it
-            raise _TransportError(_deadline_error(self.config), timeout=True)
+            raise _TransportError(deadline_error(self.config), timeout=True)
         headers = _clean_headers(resp.headers)
         if status == 429 or status >= 500:
             raise _StatusError(
@@ -258,34 +294,18 @@ class UpstreamCall:
             for attempt in retrying:
                 with attempt:
                     response = self._once(request, url, stream, call_deadline)
-        except _StatusError as exc:
-            response = error_response(
-                exc.status,
-                f"upstream {url} answered {exc.status}",
-                upstream_status=exc.status,
-                upstream_body=exc.body.decode("utf-8", errors="replace"),
-                headers=exc.headers,
-            )
-        except _TransportError as exc:
-            status = 504 if exc.timeout else 502
-            what = "timed out" if exc.timeout else "could not be reached or broke off"
-            response = error_response(
-                status, f"upstream {url} {what}: {exc.exc}", upstream_status=None, upstream_body=""
-            )
+        except _Retryable as exc:
+            response = failure_response(exc, url)
         response.attempts = int(retrying.statistics.get("attempt_number", 1))
         response.latency_s = time.perf_counter() - started
-        if "X-Adapter-Error" in response.headers:
-            data = response.json_or_none()
-            if isinstance(data, dict) and isinstance(data.get("error"), dict):
-                data["error"]["attempts"] = response.attempts
-                response.mark_dirty()
+        note_attempts(response)
         return response
 
     def close(self) -> None:
         self.pool.clear()
 
 
-def _deadline_error(config: UpstreamConfig) -> TimeoutError:
+def deadline_error(config: UpstreamConfig) -> TimeoutError:
     return TimeoutError(
         f"no complete answer within request_timeout={config.request_timeout:g}s "
         "(the deadline covers connect, send and the whole answer)"

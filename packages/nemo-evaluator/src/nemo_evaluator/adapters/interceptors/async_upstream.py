@@ -1,0 +1,105 @@
+"""The upstream call on an event loop: what :class:`UpstreamCall` does, awaited.
+
+The evaluate core runs its documents as coroutines on one thread (see
+``nemo_evaluator.core.runner``), so hundreds of requests can wait on the upstream without a
+thread each. This call keeps every rule of the threaded one (the same
+:class:`UpstreamConfig`, tenacity retry policy, ``Retry-After`` handling, headers and final
+error bodies, ``request_timeout`` as the deadline of one whole attempt and ``sample_timeout``
+across all of them; see :mod:`.upstream`) and sends through one ``aiohttp.ClientSession``
+with a keep-alive connection pool. On an event loop the deadline is plain: the attempt is a
+coroutine cancelled when its time is up. Answers are read whole: client mode never streams.
+
+A session belongs to the event loop that created it; :meth:`close` must be awaited on that
+loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+from tenacity import AsyncRetrying
+
+from ..types import AdapterRequest, AdapterResponse, RequestContext
+from .upstream import (
+    UpstreamConfig,
+    _clean_headers,
+    _Retryable,
+    _StatusError,
+    _TransportError,
+    deadline_error,
+    failure_response,
+    note_attempts,
+    parse_retry_after,
+    retry_policy,
+    upstream_headers,
+)
+
+
+class AsyncUpstreamCall:
+    """Awaitable upstream call for one event loop; see the module docstring."""
+
+    def __init__(self, config: UpstreamConfig, *, auth_header: str | None = None) -> None:
+        self.config = config
+        self.auth_header = auth_header
+        self.loop = asyncio.get_running_loop()
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=None),
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+        )
+        self._policy = retry_policy(config)
+
+    async def _once(
+        self, request: AdapterRequest, url: str, call_deadline: float | None
+    ) -> AdapterResponse:
+        """One attempt, all of it (connect, send, read) within ``request_timeout``."""
+        now = time.monotonic()
+        deadline = now + self.config.request_timeout
+        if call_deadline is not None:
+            deadline = min(deadline, call_deadline)
+        left = max(deadline - now, 0.001)
+        timeout = aiohttp.ClientTimeout(
+            total=left, sock_connect=min(self.config.connect_timeout, left)
+        )
+        try:
+            async with self.session.request(
+                request.method,
+                url,
+                data=request.body or None,
+                headers=upstream_headers(request, self.auth_header),
+                allow_redirects=False,
+                timeout=timeout,
+            ) as resp:
+                body = await resp.read()
+                status, raw_headers = resp.status, resp.headers
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise _TransportError(deadline_error(self.config), timeout=True) from exc
+        except aiohttp.ClientError as exc:  # refused, reset, broken mid-body
+            raise _TransportError(exc, timeout=False) from exc
+        headers = _clean_headers(raw_headers)
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(raw_headers.get("Retry-After"))
+            raise _StatusError(status, headers, body, retry_after)
+        return AdapterResponse(status_code=status, headers=headers, _body=body)
+
+    async def __call__(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
+        url = ctx.upstream_url
+        started = time.perf_counter()
+        sample_timeout = self.config.sample_timeout
+        call_deadline = time.monotonic() + sample_timeout if sample_timeout else None
+        retrying = AsyncRetrying(**self._policy)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    response = await self._once(request, url, call_deadline)
+        except _Retryable as exc:
+            response = failure_response(exc, url)
+        response.attempts = int(retrying.statistics.get("attempt_number", 1))
+        response.latency_s = time.perf_counter() - started
+        note_attempts(response)
+        return response
+
+    async def close(self) -> None:
+        await self.session.close()

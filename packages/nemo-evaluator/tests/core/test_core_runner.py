@@ -1,0 +1,112 @@
+"""The runner's event loop: the parallelism bound, where scoring runs, callers with a loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import evalcore_support
+import pytest
+from shared_data import MISSING
+
+from nemo_evaluator.benchmarks.base import Output, SampleScore
+from nemo_evaluator.benchmarks.registry import register
+from nemo_evaluator.core.evaluate import evaluate
+from nemo_evaluator.testing import OpenAIStubServer
+from nvidia_eval_commons.api.api_dataclasses import (
+    AdapterConfig,
+    ApiEndpoint,
+    EvaluationConfig,
+    EvaluationTarget,
+)
+
+pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+
+SCORED_ON: dict[str, set[str]] = {}
+
+
+@register
+class ThreadNotingGsm8k(evalcore_support.TinyGsm8k):
+    """tiny_gsm8k that notes which thread built the requests and which one scored."""
+
+    name = "thread_noting_gsm8k"
+    size = 12
+
+    def build_requests(self, doc: dict[str, Any]) -> list[Any]:
+        SCORED_ON.setdefault("build", set()).add(threading.current_thread().name)
+        return super().build_requests(doc)
+
+    def score(self, doc: dict[str, Any], outputs: list[Output]) -> SampleScore:
+        SCORED_ON.setdefault(self.name, set()).add(threading.current_thread().name)
+        return super().score(doc, outputs)
+
+
+@register
+class BlockingScoreGsm8k(ThreadNotingGsm8k):
+    name = "blocking_score_gsm8k"
+    score_blocks = True
+
+
+class ConcurrencyProbe:
+    """A stub reply that holds each request briefly and records how many overlap."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active = self.peak = self.calls = 0
+
+    def __call__(self, prompt: str, payload: dict[str, Any]) -> str:
+        with self.lock:
+            self.active += 1
+            self.calls += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(0.05)
+        with self.lock:
+            self.active -= 1
+        return " #### 18"
+
+
+def run(url: str, out, task: str, **params: Any):
+    params.setdefault("extra", {})["quiet"] = True
+    return evaluate(
+        EvaluationTarget(api_endpoint=ApiEndpoint(url=url, model_id="stub-model")),
+        EvaluationConfig(type=task, output_dir=str(out), params=params),
+        AdapterConfig(use_caching=True),
+    )
+
+
+@pytest.mark.parametrize("parallelism", [1, 3, 12, 20])
+def test_requests_in_flight_never_exceed_parallelism(tmp_path, parallelism) -> None:
+    probe = ConcurrencyProbe()
+    with OpenAIStubServer(model="stub-model", reply=probe, threads=32) as upstream:
+        result = run(
+            upstream.completions_url, tmp_path, "thread_noting_gsm8k", parallelism=parallelism
+        )
+    assert result.metadata.num_samples == 12 and result.metadata.num_errors == 0
+    assert probe.calls == 12
+    # 12 documents: every one of them at once when the parallelism allows it
+    assert probe.peak == min(parallelism, 12)
+
+
+def test_scoring_runs_on_the_loop_unless_the_benchmark_blocks(upstream, tmp_path) -> None:
+    SCORED_ON.clear()
+    run(upstream.completions_url, tmp_path / "a", "thread_noting_gsm8k", parallelism=4)
+    run(upstream.completions_url, tmp_path / "b", "blocking_score_gsm8k", parallelism=4)
+    loop_threads = SCORED_ON["build"]
+    assert loop_threads == {threading.current_thread().name}
+    assert SCORED_ON["thread_noting_gsm8k"] == loop_threads
+    workers = SCORED_ON["blocking_score_gsm8k"]
+    assert workers and not workers & loop_threads
+    assert all(name.startswith("nemo-eval") for name in workers)
+
+
+def test_a_caller_inside_an_event_loop_gets_the_same_result(upstream, tmp_path) -> None:
+    plain = run(upstream.completions_url, tmp_path / "plain", "tiny_gsm8k", parallelism=4)
+
+    async def notebook_cell():
+        return run(upstream.completions_url, tmp_path / "nb", "tiny_gsm8k", parallelism=4)
+
+    inside = asyncio.run(notebook_cell())
+    assert inside.tasks == plain.tasks
+    assert inside.metadata.num_cache_hits == 0  # another output dir, so another cache
