@@ -17,7 +17,6 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -46,12 +45,6 @@ def deploy_argv(cfg: DeploymentConfig, *, port: int) -> list[str]:
     for key, value in cfg.extra_args.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
     return argv
-
-
-def retarget(url: str, *, host: str, port: int) -> str:
-    """``url`` with its scheme, host and port replaced by the local server's."""
-    parts = urlsplit(url)
-    return urlunsplit(("http", f"{host}:{port}", parts.path or "/v1/completions", parts.query, ""))
 
 
 class ModelServer:
@@ -125,4 +118,4 @@ class ModelServer:
         self.stop()
 
 
-__all__ = ["COMMAND_ENV", "ModelServer", "deploy_argv", "retarget"]
+__all__ = ["COMMAND_ENV", "ModelServer", "deploy_argv"]

@@ -7,7 +7,6 @@ Every path the client calls (``/v1/chat/completions``, ``/v1/completions``, ``/v
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import threading
@@ -15,8 +14,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import flask
-from waitress import wasyncore
-from waitress.server import create_server
+
+from nvidia_eval_commons.wsgi_server import WsgiServer
 
 from ..errors import ConfigError
 from .types import AdapterRequest
@@ -94,21 +93,6 @@ def create_app(pipeline: AdapterPipeline) -> flask.Flask:
     return app
 
 
-def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
-    """Stop a waitress server running on ``thread`` at once.
-
-    The sockets are closed by a thunk on waitress's own loop thread (woken through its
-    trigger), so the loop ends now instead of after its select timeout.
-    """
-    if thread is not None and thread.is_alive():
-        with contextlib.suppress(OSError):  # trigger already closed
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        thread.join(timeout=5)
-    else:
-        wasyncore.close_all(server._map)
-    server.task_dispatcher.shutdown()
-
-
 class AdapterServer:
     """A started proxy with ``.url`` and ``.stop()``; a context manager."""
 
@@ -125,14 +109,14 @@ class AdapterServer:
         self.threads = threads
         self.app = create_app(pipeline)
         try:
-            self._server: Any = create_server(
+            self._server = WsgiServer(
                 self.app,
                 host=host,
                 port=port or 0,
                 threads=threads,
+                name="nemo-evaluator-adapter",
                 connection_limit=max(100, threads * 8),
                 channel_timeout=max(120, int(pipeline.upstream.config.request_timeout) + 30),
-                ident="nemo-evaluator-adapter",
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
@@ -141,8 +125,7 @@ class AdapterServer:
                     "(or leave it empty for a free one)"
                 ) from None
             raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
-        self.port: int = int(self._server.effective_port)
-        self._thread: threading.Thread | None = None
+        self.port: int = self._server.port
 
     @property
     def url(self) -> str:
@@ -151,24 +134,20 @@ class AdapterServer:
 
     def start(self) -> AdapterServer:
         """Serve on a background thread and return at once."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.run, name=f"adapter-{self.port}", daemon=True
-            )
-            self._thread.start()
+        self._server.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve on this thread until interrupted (the CLI)."""
-        try:
-            self._server.run()
-        finally:
-            self._server.close()
+        self._server.serve_forever()
+
+    def running_threads(self) -> list[threading.Thread]:
+        """The server's loop and worker threads."""
+        return self._server.running_threads()
 
     def stop(self) -> None:
-        """Stop listening and wait for the serving thread; idempotent."""
-        stop_waitress(self._server, self._thread)
-        self._thread = None
+        """Stop listening, close every connection and join every thread; idempotent."""
+        self._server.stop()
 
     def __enter__(self) -> AdapterServer:
         return self.start()

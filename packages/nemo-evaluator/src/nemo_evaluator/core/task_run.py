@@ -27,13 +27,14 @@ from nvidia_eval_commons.api.api_dataclasses import (
     EvaluationTarget,
 )
 from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
+from nvidia_eval_commons.openai_url import endpoint_path
 
 from ..adapters.switch_interval import ShortSwitchInterval
 from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
 from ..benchmarks.repeats import Repeated
 from .client import ModelClient
 from .display import ProgressDisplay, print_summary, quiet_requested
-from .endpoint import HttpTransport, endpoint_path, resolve_model_id
+from .endpoint import HttpTransport, resolve_model_id
 from .errors import EvaluationConfigError, TooManyErrorsError
 from .failures import summary_lines
 from .journal import JOURNAL_NAME, Journal
