@@ -65,7 +65,8 @@ def test_run_with_overrides_writes_results(tmp_path, capsys):
 @_NEEDS_DATA
 def test_run_rescore_flag(tmp_path):
     with OpenAIStubServer(reply=" #### 18") as up:
-        args = ["run", "--model-url", up.completions_url, "--model-id", "m", "--type", "tiny_gsm8k"]
+        args = ["run", "--model-url", up.completions_url, "--model-id", "stub-model"]
+        args += ["--type", "tiny_gsm8k"]
         args += ["--output-dir", str(tmp_path), "-o", "params.limit_samples=2", "-q"]
         assert main(args) == 0
         count = up.request_count

@@ -55,6 +55,27 @@ def test_table_has_benchmarks_by_models_with_stderr(results: dict) -> None:
     assert report.best("arc_easy.acc_norm") == ["sampled"]
 
 
+def test_only_a_significant_best_gets_the_mark(results: dict) -> None:
+    report = generate_comparison_report(results)
+    # 0.30 +- 0.046 vs 0.22 +- 0.041: z = 1.30, and 0.61 vs 0.55: z = 0.86: noise
+    assert "▲" not in report.to_markdown()
+    assert report.significant_best("gsm8k.exact_match.strict-match") is None
+    # 0.61 +- 0.01 vs 0.55 +- 0.02: z = 2.68 > 1.96
+    results["sampled"]["arc_easy"] = _result("arc_easy", "acc_norm", "acc_norm", 0.61, 0.01)
+    results["greedy"]["arc_easy"] = _result("arc_easy", "acc_norm", "acc_norm", 0.55, 0.02)
+    report = generate_comparison_report(results)
+    assert "| arc_easy.acc_norm | 0.5500 ± 0.0200 | **0.6100 ± 0.0100 ▲** |" in report.to_markdown()
+    assert report.to_json()["rows"][1]["significantly_best"] == "sampled"
+    assert "0.6100 ± 0.0100 ▲" in report.to_html()
+    # either side of z = 1.96
+    results["greedy"]["arc_easy"] = _result("arc_easy", "acc_norm", "acc_norm", 0.585, 0.0)
+    report = generate_comparison_report(results)  # z = 0.025 / 0.01 = 2.5 > 1.96
+    assert report.significant_best("arc_easy.acc_norm") == "sampled"
+    results["greedy"]["arc_easy"] = _result("arc_easy", "acc_norm", "acc_norm", 0.591, 0.0)
+    report = generate_comparison_report(results)  # z = 0.019 / 0.01 = 1.9 < 1.96
+    assert report.significant_best("arc_easy.acc_norm") is None
+
+
 def test_ties_are_ties(results: dict) -> None:
     results["sampled"]["gsm8k"] = _result("gsm8k", "exact_match", "strict-match", 0.30, 0.01)
     # equal at the shown precision (4 decimals) is a tie too

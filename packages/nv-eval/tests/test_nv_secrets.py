@@ -117,7 +117,7 @@ def test_launcher_run_keeps_every_key_shape_out_of_files(
     assert key not in os.environ.get("NV_EVAL_API_KEY", "")  # only the job's environment had it
 
 
-@pytest.mark.parametrize("given", ["${oc.env:NV_EVAL_TEST_UNSET}", "literal"])
+@pytest.mark.parametrize("given", ["${oc.env:NV_EVAL_TEST_UNSET}", "literal", "lepton"])
 def test_unset_reference_or_literal_over_ssh_is_one_line(
     given: str,
     nv_home: Path,
@@ -136,6 +136,9 @@ def test_unset_reference_or_literal_over_ssh_is_one_line(
             slurm={"ssh": {"host": "login.example"}},
         )
         want = "cannot reach a job on Slurm over ssh"
+    elif given == "lepton":
+        _config(tmp_path, "http://127.0.0.1:9", "sk-over-ssh-123", executor="lepton")
+        want = "cannot reach a job on Lepton"
     else:
         _config(tmp_path, "http://127.0.0.1:9", given)
         want = "NV_EVAL_TEST_UNSET"

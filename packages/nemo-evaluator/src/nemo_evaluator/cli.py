@@ -105,6 +105,8 @@ def _run(args: argparse.Namespace) -> int:
         extra.pop("rescore", None)
         if args.rescore:
             extra["rescore"] = True
+        if args.preflight is False:
+            extra["preflight"] = False
         if args.quiet or args.json:
             extra["quiet"] = True
         target = EvaluationTarget.model_validate(target_d)
@@ -212,6 +214,14 @@ def _add_run(subparsers: Any) -> None:
     )
     p.add_argument("--rescore", action="store_true", help="recompute metrics from the journal only")
     p.add_argument("--resume", metavar="OUTPUT_DIR", help="continue the run stored in OUTPUT_DIR")
+    p.add_argument(
+        "--no-preflight",
+        dest="preflight",
+        action="store_false",
+        default=None,
+        help="skip the check of the endpoint before the first sample (for endpoints that bill "
+        "every request); same as -o params.extra.preflight=false",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument(
         "--json", action="store_true", help="print the results as JSON on stdout (implies -q)"

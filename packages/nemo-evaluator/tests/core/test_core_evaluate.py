@@ -195,6 +195,7 @@ def test_server_mode_and_caching_through_the_adapter(upstream, tmp_path):
 
 def test_seed_pattern_1_call_shape(upstream, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(upstream, "model", "megatron_model")  # the seed's served model
     url = upstream.completions_url + "/"
     adapter_config = AdapterConfig(
         api_url=url,

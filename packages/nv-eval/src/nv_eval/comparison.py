@@ -9,7 +9,9 @@ page with an inline SVG bar chart (no scripts, fonts or images fetched from anyw
 - Models are columns, so a few models fit in 80 terminal columns; when the values with their
   standard errors do not fit, the error goes on a second line of the cell.
 - The best value of a row is marked (bold); models whose values are equal at the shown
-  precision are all marked: a tie is a tie.
+  precision are all marked: a tie is a tie. A best value significantly above every other
+  (z-test on the standard errors, alpha 0.05) also gets ``▲``: only then is the difference
+  more than noise.
 
     report = generate_comparison_report({"model-a": {"gsm8k": result_a}, "model-b": {...}})
     print(report.to_markdown()); report.write("report_dir")
@@ -18,17 +20,21 @@ page with an inline SVG bar chart (no scripts, fonts or images fetched from anyw
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nemo_evaluator.stats.intervals import z_value
 from nvidia_eval_commons.api.layout import entry_tree, headline_key, named_scores
 from nvidia_eval_commons.api.results import EvaluationResult
 
 from .comparison_html import comparison_html
 
 _DIGITS = 4
+SIGNIFICANCE_ALPHA = 0.05
+SIGNIFICANT_MARK = "▲"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,29 @@ class ComparisonReport:
         top = max(present.values())
         return [m for m, v in present.items() if v == top]
 
+    def significant_best(self, row: str) -> str | None:
+        """The one model whose value of ``row`` is significantly above every other model's
+        (two-sided z-test on the standard errors at ``SIGNIFICANCE_ALPHA``), else ``None``.
+        Unpaired, so conservative for runs on the same items: ``nv-eval compare`` pairs them."""
+        best = self.best(row)
+        if len(best) != 1:
+            return None
+        top = self.cell(best[0], row)
+        others = [c for m in self.models if m != best[0] and (c := self.cell(m, row))]
+        if top is None or top.stderr is None or any(c.stderr is None for c in others):
+            return None
+        z = z_value(1.0 - SIGNIFICANCE_ALPHA)
+        for c in others:
+            se = math.hypot(top.stderr, c.stderr or 0.0)
+            if se == 0.0 or (top.value - c.value) / se <= z:
+                return None
+        return best[0]
+
+    def text(self, model: str, row: str, *, stacked: bool = False) -> str:
+        """A cell as shown: value ± stderr, and ``SIGNIFICANT_MARK`` on a significant best."""
+        mark = f" {SIGNIFICANT_MARK}" if self.significant_best(row) == model else ""
+        return self.fmt(self.cell(model, row), stacked=stacked) + mark
+
     # -- renderings ---------------------------------------------------------------------------
     @staticmethod
     def fmt(cell: Cell | None, *, stacked: bool = False) -> str:
@@ -84,7 +113,7 @@ class ComparisonReport:
             best = self.best(row)
             parts = []
             for model in self.models:
-                text = self.fmt(self.cell(model, row))
+                text = self.text(model, row)
                 parts.append(f"**{text}**" if model in best else text)
             label = self.label(row).replace("  ", "&nbsp;&nbsp;")
             lines.append(f"| {label} | " + " | ".join(parts) + " |")
@@ -105,7 +134,7 @@ class ComparisonReport:
         even that is too wide, one line per benchmark and model."""
         from rich.table import Table
 
-        title = "Comparison (value ± stderr; best in bold)"
+        title = f"Comparison (value ± stderr; best in bold; {SIGNIFICANT_MARK} significantly best)"
         if self._width(stacked=False) > width and self._width(stacked=True) > width:
             table = Table(title=title, title_justify="left")
             table.add_column("benchmark", overflow="fold")
@@ -114,7 +143,7 @@ class ComparisonReport:
             for row in self.rows:
                 best = self.best(row)
                 for i, model in enumerate(self.models):
-                    text = self.fmt(self.cell(model, row))
+                    text = self.text(model, row)
                     shown = f"[bold green]{text}[/]" if model in best else text
                     table.add_row(self.label(row) if i == 0 else "", model, shown)
             return table
@@ -127,7 +156,7 @@ class ComparisonReport:
             best = self.best(row)
             cells = []
             for model in self.models:
-                text = self.fmt(self.cell(model, row), stacked=stacked)
+                text = self.text(model, row, stacked=stacked)
                 cells.append(f"[bold green]{text}[/]" if model in best else text)
             table.add_row(self.label(row), *cells)
         return table
@@ -150,6 +179,7 @@ class ComparisonReport:
                     "depth": self.depth.get(r, 0),
                     "folded": self.folded.get(r, 0),
                     "best": self.best(r),
+                    "significantly_best": self.significant_best(r),
                 }
                 for r in self.rows
             ],

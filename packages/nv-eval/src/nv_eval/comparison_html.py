@@ -85,7 +85,7 @@ def comparison_html(report: ComparisonReport, *, title: str) -> str:
         tds = []
         for model in report.models:
             cls = ' class="best"' if model in best else ""
-            tds.append(f"<td{cls}>{html.escape(report.fmt(report.cell(model, row)))}</td>")
+            tds.append(f"<td{cls}>{html.escape(report.text(model, row))}</td>")
         depth = report.depth.get(row, 0)
         label = html.escape(report.label(row).strip())
         pad = f' style="padding-left:{0.6 + 1.2 * depth:.1f}rem"' if depth else ""
@@ -96,7 +96,9 @@ def comparison_html(report: ComparisonReport, *, title: str) -> str:
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
         "<p>Each benchmark's headline score with its standard error (±); the best value of a "
-        "row is bold, and equal values are all bold. Error bars in the chart span one "
+        "row is bold, and equal values are all bold; ▲ marks a best value significantly above "
+        "every other (z-test on the standard errors, alpha 0.05; `nv-eval compare` gives "
+        "the paired test). Error bars in the chart span one "
         "standard error.</p>"
         f"<div>{legend}</div><div class='wrap'>{_svg_chart(report)}</div>"
         f"<div class='wrap'><table><thead><tr><th>benchmark</th>{head}</tr></thead>"

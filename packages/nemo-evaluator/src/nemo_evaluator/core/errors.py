@@ -9,6 +9,9 @@ Tree::
         │                               output dir holding a run with other settings)
         ├── OutputDirError              the output dir cannot be written (a file, read-only,
         │                               full); names the path, the cause and the fix
+        ├── PreflightError              the endpoint failed the check before the first sample
+        │                               (unreachable, key refused, wrong path or type, unknown
+        │                               model); the message names the setting to change
         ├── ResponseFormatError         a body that is not what the endpoint type promises
         ├── SampleFailedError           one sample failed after its retries (recorded in the
         │                               journal and samples.jsonl, not raised out of evaluate)
@@ -32,6 +35,10 @@ class EvaluationConfigError(EvaluationError, ConfigError):
 
 class OutputDirError(EvaluationError):
     """The output directory cannot be created or written; completed samples stay journaled."""
+
+
+class PreflightError(EvaluationError):
+    """The endpoint cannot serve this run; found before the first sample was sent."""
 
 
 class ResponseFormatError(EvaluationError):

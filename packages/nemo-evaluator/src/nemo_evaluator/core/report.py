@@ -43,12 +43,21 @@ def fmt(value: float | None) -> str:
     return "0" if text in ("-0", "") else text
 
 
+_PREFERRED_INTERVALS = ("clustered", "bootstrap", "analytic")
+
+
 def interval(score: Score) -> tuple[float, float] | None:
-    """The 95 % interval of a score (normal approximation), clipped to [0, 1] for proportions."""
+    """The 95 % interval of a score, clipped to [0, 1] for proportions: the recorded
+    clustered one where items cluster, else the bootstrap, else the normal approximation."""
+    recorded = {iv.method: iv for iv in score.stats.intervals if iv.level == 0.95}
+    chosen = next((recorded[m] for m in _PREFERRED_INTERVALS if m in recorded), None)
     se = score.stats.stderr
-    if se is None:
+    if chosen is not None:
+        lo, hi = chosen.low, chosen.high
+    elif se is None:
         return None
-    lo, hi = score.value - Z95 * se, score.value + Z95 * se
+    else:
+        lo, hi = score.value - Z95 * se, score.value + Z95 * se
     if 0.0 <= score.value <= 1.0:
         lo, hi = max(lo, 0.0), min(hi, 1.0)
     return lo, hi

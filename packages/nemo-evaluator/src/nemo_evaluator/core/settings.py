@@ -29,6 +29,7 @@ RUNTIME_EXTRA_KEYS = frozenset(
         "data_dir",
         "order_seed",
         "accept_modified_dataset",
+        "preflight",
     }
 )
 # Interceptors that only observe (logging, stats, progress) or replay (cache).

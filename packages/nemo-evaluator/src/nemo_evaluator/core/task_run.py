@@ -39,6 +39,7 @@ from .errors import EvaluationConfigError, TooManyErrorsError
 from .failures import summary_lines
 from .journal import JOURNAL_NAME, Journal
 from .output import prepare_output_dir, write_results, write_run_config, write_samples
+from .preflight import preflight
 from .report import write_report
 from .runner import RunStats, allowed_errors, outputs_from_json, run_docs
 from .settings import (
@@ -215,6 +216,15 @@ class TaskRun:
         params, ep = self.config.params, self.target.api_endpoint
         with ExitStack() as stack:
             stack.enter_context(ShortSwitchInterval())
+            if params.extra.get("preflight", True) is not False:
+                adapter = self.adapter
+                upstream = adapter.api_url if adapter is not None and adapter.api_url else ep.url
+                self.model_id = preflight(
+                    upstream,
+                    endpoint_type=ep.endpoint_type,
+                    api_key=ep.resolved_api_key(),
+                    model_id=self.model_id,
+                )
             pipeline, transport = build_pipeline(
                 stack, self.target, self.config, self.adapter, self.output_dir
             )
@@ -352,15 +362,14 @@ class TaskRun:
         doc_id = str(doc["doc_id"])
         raw = entry.get("raw")
         scored = score if isinstance(score, SampleScore) else None
-        has = scored is not None
         return {
             "doc_id": doc_id,
             "prompt": prompt_of(self.bench, doc, self.stats.requests.get(doc_id)),
             "response": raw[0] if isinstance(raw, list) and len(raw) == 1 else raw,
-            "extracted": scored.extracted if has else None,
-            "target": scored.target if has else None,
-            "score": scored.metrics if has else None,
-            "group": scored.group if has else None,
+            "extracted": scored.extracted if scored is not None else None,
+            "target": scored.target if scored is not None else None,
+            "score": scored.metrics if scored is not None else None,
+            "group": scored.group if scored is not None else None,
             "cache_hit": bool(entry.get("cache_hit")),
             "latency_s": entry.get("latency_s"),
             "error": error,

@@ -18,8 +18,10 @@ deterministic answers (see :mod:`nemo_evaluator.testing.responses`)::
         upstream.requests                              # what it received (bounded)
     OpenAIStubServer.closed_url()                      # an upstream that is down
 
-Faults queue up and apply, in order, to the next requests of the model routes (``/v1/...``);
-``/health`` never fails. Run it alone with ``python -m nemo_evaluator.testing.openai_stub``.
+Faults queue up and apply, in order, to the next requests of the generation routes
+(``/v1/chat/completions``, ``/v1/completions``). ``GET /v1/models`` (what a client's pre-flight
+check asks) never fails and is counted apart, in ``models_requests``; ``/health`` never fails.
+With ``api_key="..."`` every ``/v1`` route answers 401 unless ``Authorization: Bearer <key>``. Run it alone with ``python -m nemo_evaluator.testing.openai_stub``.
 """
 
 from __future__ import annotations
@@ -77,8 +79,11 @@ class OpenAIStubServer:
         port: int | None = None,
         threads: int = 8,
         record_limit: int = 10_000,
+        api_key: str | None = None,
     ) -> None:
         self.model = model
+        self.api_key = api_key
+        self.models_requests = 0
         if isinstance(reply, str):
             text = reply
             self.reply: Reply = lambda _p, _d: text
@@ -266,14 +271,25 @@ class OpenAIStubServer:
         def completions() -> flask.Response:
             return self._answer("completions")
 
+        @app.before_request
+        def check_key() -> Any:
+            given = flask.request.headers.get("Authorization", "")
+            if (
+                self.api_key is not None
+                and flask.request.path.startswith("/v1")
+                and given != f"Bearer {self.api_key}"
+            ):
+                return flask.Response(
+                    flask.json.dumps({"error": {"message": "invalid API key"}}),
+                    status=401,
+                    mimetype="application/json",
+                )
+            return None
+
         @app.get("/v1/models")
         def models() -> Any:
-            self._record(flask.request, None)
-            fault = self._next_fault()
-            if fault is not None:
-                faulty = self._faulty(fault, b"{}")
-                if faulty is not None:
-                    return faulty
+            with self._lock:
+                self.models_requests += 1
             return {
                 "object": "list",
                 "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "stub"}],

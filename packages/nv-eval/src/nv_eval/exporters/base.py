@@ -52,6 +52,16 @@ class ExportItem:
             executor=executor,
         )
 
+    def digest(self) -> str:
+        """sha256 of the job's results file: the same digest means the same results."""
+        import hashlib
+
+        for name in ("results.json", "results.yml"):
+            path = self.output_dir / name
+            if path.is_file():
+                return hashlib.sha256(path.read_bytes()).hexdigest()
+        return ""
+
     def artifacts(self) -> list[Path]:
         return [self.output_dir / n for n in RESULT_FILES if (self.output_dir / n).is_file()]
 
