@@ -181,3 +181,36 @@ def test_slurm_script_and_dry_run_hold_no_literal_key(
     out = capsys.readouterr().out
     assert "#SBATCH" in out and "api_key_env: NV_EVAL_API_KEY" in out
     assert KEYS["symbols"] not in out
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_literal_key_reaches_a_real_slurm_job_through_its_environment_only(
+    slurm_cluster: dict[str, str],
+    nv_home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nemo_evaluator.testing import OpenAIStubServer
+
+    key = KEYS["symbols"]
+    monkeypatch.chdir(tmp_path)
+    with OpenAIStubServer(model="stub-model") as upstream:
+        _config(
+            tmp_path,
+            upstream.url,
+            key,
+            executor="slurm",
+            slurm={"nodes": 1, "gpus_per_node": 0, "partition": "debug"},
+        )
+        conf = str(tmp_path.parent / f"{tmp_path.name}-conf")
+        code = main(["run", "--config-name", "sec", "--config-dir", conf])
+        out = capsys.readouterr()
+        assert code == 0, out
+        auth = {r.headers.get("Authorization") for r in upstream.requests}
+    assert auth == {f"Bearer {key}"}
+    assert key not in out.out + out.err
+    sbatch = next((tmp_path / "evaluation_results").rglob("job.sbatch")).read_text()
+    assert "NV_EVAL_API_KEY" not in sbatch  # exported by sbatch itself, never in the script
+    assert files_holding(tmp_path, key) == [] and files_holding(nv_home, key) == []

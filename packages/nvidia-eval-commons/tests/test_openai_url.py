@@ -9,6 +9,7 @@ from nvidia_eval_commons.openai_url import (
     endpoint_path,
     infer_endpoint_type,
     retarget,
+    switch_endpoint,
     with_endpoint,
 )
 
@@ -59,3 +60,12 @@ def test_retarget_replaces_scheme_host_and_port_only() -> None:
         "http://127.0.0.1:9/v1/chat/completions?q=1"
     )
     assert retarget("http://far", host="127.0.0.1", port=9) == "http://127.0.0.1:9/v1/completions"
+
+
+def test_switch_endpoint_swaps_chat_and_completions_paths() -> None:
+    assert (
+        switch_endpoint("http://h/v1/chat/completions", "completions") == "http://h/v1/completions"
+    )
+    assert switch_endpoint("http://h/v1/completions/", "chat") == "http://h/v1/chat/completions/"
+    assert switch_endpoint("http://h/v1/chat/completions", "chat") is None
+    assert switch_endpoint("http://h:1", "chat") is None

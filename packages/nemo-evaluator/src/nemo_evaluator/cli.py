@@ -6,6 +6,8 @@
         --output-dir out [--endpoint-type completions] [-o params.limit_samples=10] [--rescore]
     nemo-evaluator run --tasks gsm8k --limit 5 --num-fewshot 8 ...   # lm-eval's spellings
     nemo-evaluator run --resume out          # continue an interrupted run from its journal
+    nemo-evaluator ls [--lm-eval [PATTERN]]     # our benchmarks, or lm-eval's tasks
+    nemo-evaluator run ... --type lm-eval.mytask --include-path DIR   # lm-eval task YAMLs
     nemo-evaluator run ... --json            # results.json on stdout
     nemo-evaluator ls [--json]
 """
@@ -109,6 +111,8 @@ def _run(args: argparse.Namespace) -> int:
             extra["preflight"] = False
         if args.quiet or args.json:
             extra["quiet"] = True
+        if args.include_path:
+            extra["lm_eval_include_path"] = [str(Path(p).resolve()) for p in args.include_path]
         target = EvaluationTarget.model_validate(target_d)
         config = EvaluationConfig.model_validate(config_d)
         result = evaluate(target, config, adapter)
@@ -137,8 +141,30 @@ def _limit(text: str) -> int | float:
     return int(value) if value >= 1 and value.is_integer() else value
 
 
+def _ls_lm_eval(pattern: str | None, include_path: Sequence[str], *, as_json: bool) -> int:
+    from .lm_eval import list_tasks
+    from .lm_eval.catalog import include_paths
+
+    try:
+        rows = list_tasks(pattern, include_paths(list(include_path)))
+    except (ValueError, ImportError) as err:
+        return _fail(str(err), code=1)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max((len(r["name"]) for r in rows), default=4)
+    print(f"{'name':<{width}}  {'kind':<5}  output type")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['kind']:<5}  {r['output_type']}")
+    print(f"{len(rows)} lm-eval names", file=sys.stderr)
+    return 0
+
+
 def _ls(args: argparse.Namespace) -> int:
     from .benchmarks.registry import list_benchmarks
+
+    if args.lm_eval is not None:
+        return _ls_lm_eval(args.lm_eval or None, args.include_path, as_json=args.json)
 
     rows = [
         (name, ",".join(cls.endpoint_types), cls.harness_task or "-", cls.description)
@@ -212,6 +238,13 @@ def _add_run(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="set a config field, e.g. -o params.limit_samples=10 -o params.parallelism=16",
     )
+    p.add_argument(
+        "--include-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of lm-eval task YAMLs for lm-eval.<task> (as lm_eval --include_path)",
+    )
     p.add_argument("--rescore", action="store_true", help="recompute metrics from the journal only")
     p.add_argument("--resume", metavar="OUTPUT_DIR", help="continue the run stored in OUTPUT_DIR")
     p.add_argument(
@@ -231,6 +264,17 @@ def _add_run(subparsers: Any) -> None:
 
 def _add_ls(subparsers: Any) -> None:
     p = subparsers.add_parser("ls", help="list benchmarks and their endpoint types")
+    p.add_argument(
+        "--lm-eval",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATTERN",
+        help="list lm-eval tasks, groups and tags (run them as lm-eval.<name>); PATTERN filters",
+    )
+    p.add_argument(
+        "--include-path", action="append", default=[], metavar="DIR", help="extra task YAMLs"
+    )
     p.add_argument("--json", action="store_true", help="the list as JSON on stdout")
     p.set_defaults(func=_ls)
 

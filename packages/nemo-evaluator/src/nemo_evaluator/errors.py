@@ -7,8 +7,11 @@ Tree::
     │   │                               also a nvidia_eval_commons.ConfigError, so one
     │   │                               ``except ConfigError`` catches both packages' errors
     │   ├── UnknownBenchmarkError       a benchmark name that nothing registers
-    │   └── UnknownInterceptorError     an interceptor name that nothing registers
-    │                                   (both also nvidia_eval_commons.registry.UnknownNameError)
+    │   ├── UnknownInterceptorError     an interceptor name that nothing registers
+    │   │                               (both also nvidia_eval_commons.registry.UnknownNameError)
+    │   ├── stats.RunReadError          a directory that is not a finished run
+    │   └── stats.ComparisonError       two runs that cannot be compared item by item (other
+    │                                   items, dataset files or benchmark version)
     └── EvaluatorRuntimeError           something failed while running (I/O, a remote service)
         ├── UpstreamError               the model endpoint answered with an error or not at all;
         │                               carries ``status`` and ``body``

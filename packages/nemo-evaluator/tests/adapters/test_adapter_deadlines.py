@@ -169,7 +169,12 @@ def test_non_utf8_body_is_reported_as_such_and_not_retried(
             "params": {
                 "limit_samples": 1,
                 "max_retries": 3,
-                "extra": {"quiet": True, "dataset": "sample", "max_error_fraction": 1.0},
+                "extra": {
+                    "quiet": True,
+                    "dataset": "sample",
+                    "max_error_fraction": 1.0,
+                    "preflight": False,
+                },
             },
         },
     )

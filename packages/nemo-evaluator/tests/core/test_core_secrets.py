@@ -145,3 +145,27 @@ def test_client_authorization_header(
     assert resp.status_code == 200
     seen = [r.headers.get("Authorization") for r in upstream.requests]
     assert seen == [f"Bearer {configured}" if configured else "Bearer client-own-key"]
+
+
+def test_cli_api_key_env_and_unset_variable(upstream: OpenAIStubServer, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    cli = str(Path(__file__).parent / "evalcore_cli.py")
+    cmd = [sys.executable, cli, "run", "--model-url", upstream.completions_url]
+    cmd += ["--model-id", "stub-model", "--type", "tiny_gsm8k", "--output-dir", str(tmp_path)]
+    cmd += ["-o", "params.limit_samples=2", "--quiet", "--api-key-env", "NEMO_CLI_KEY"]
+    env = {k: v for k, v in os.environ.items() if k != "NEMO_CLI_KEY"}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert res.returncode == 1 and upstream.request_count == 0
+    assert res.stderr.strip().count("\n") == 0 and "NEMO_CLI_KEY" in res.stderr
+    env["NEMO_CLI_KEY"] = KEYS["symbols"]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    assert {r.headers.get("Authorization") for r in upstream.requests} == {
+        f"Bearer {KEYS['symbols']}"
+    }
+    assert files_holding(tmp_path, KEYS["symbols"]) == []
+    stored = json.loads((tmp_path / "run_config.json").read_text())["target"]["api_endpoint"]
+    assert stored["api_key_env"] == "NEMO_CLI_KEY"

@@ -62,6 +62,16 @@ def with_endpoint(url: str, endpoint_type: str) -> str:
     return base + _PATHS["chat" if endpoint_type == "chat" else "completions"]
 
 
+def switch_endpoint(url: str, endpoint_type: str) -> str | None:
+    """``url`` with its OpenAI path switched to ``endpoint_type``'s, when it has one."""
+    chat, completions = "/chat/completions", "/completions"
+    if endpoint_type == "completions" and chat in url:
+        return url.replace(chat, completions)
+    if endpoint_type == "chat" and completions in url and chat not in url:
+        return url.replace(completions, chat)
+    return None
+
+
 def retarget(url: str, *, host: str, port: int) -> str:
     """``url`` with its scheme, host and port replaced by a local server's (path and query
     kept; ``/v1/completions`` when it has no path)."""
@@ -75,5 +85,6 @@ __all__ = [
     "endpoint_path",
     "infer_endpoint_type",
     "retarget",
+    "switch_endpoint",
     "with_endpoint",
 ]

@@ -157,6 +157,10 @@ class Benchmark(ABC):
     """True when ``score`` waits on something (runs a program): the runner then calls it in a
     worker thread instead of on its event loop."""
 
+    endpoint_type: str | None = None
+    """The endpoint type of the run (``completions`` or ``chat``), set by the evaluate core
+    before :meth:`load_docs`; benchmarks that build prompts differently per type read it."""
+
     def __init__(self, *, params: ConfigParams, data_dir: str | Path | None = None) -> None:
         self.params = params
         self.data_dir = Path(data_dir) if data_dir is not None else None

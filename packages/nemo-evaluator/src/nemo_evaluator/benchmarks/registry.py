@@ -43,6 +43,11 @@ BENCHMARKS: Registry[type[Benchmark]] = Registry(
     error=UnknownBenchmarkError,
 )
 
+# every lm-evaluation-harness task (the lm-eval extra), imported when such a name is used
+BENCHMARKS.add_resolver(
+    "lm-eval.", "nemo_evaluator.lm_eval.benchmark:resolve_benchmark", usage="lm-eval.<task>"
+)
+
 B = TypeVar("B", bound=type[Benchmark])
 
 

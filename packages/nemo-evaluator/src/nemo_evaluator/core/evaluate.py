@@ -23,6 +23,7 @@ from nvidia_eval_commons.api.api_dataclasses import (
     EvaluationTarget,
 )
 from nvidia_eval_commons.api.results import EvaluationResult
+from nvidia_eval_commons.openai_url import switch_endpoint
 from nvidia_eval_commons.registry import PluginLoadError, UnknownNameError
 
 from ..benchmarks.base import Benchmark
@@ -82,13 +83,16 @@ def _benchmark(task: str, target: EvaluationTarget, config: EvaluationConfig) ->
     except (UnknownNameError, PluginLoadError) as err:
         raise EvaluationConfigError(str(err)) from None
     etype = target.api_endpoint.endpoint_type
-    if etype not in cls.endpoint_types:
-        want = " or ".join(cls.endpoint_types)
-        raise EvaluationConfigError(
-            f"benchmark '{task}' runs on {want} endpoints but {target.api_endpoint.url} is a "
-            f"{etype} endpoint; point the target at a {want} URL or set its type"
-        )
     bench = cls(params=config.params, data_dir=config.params.extra.get("data_dir"))
+    if etype not in bench.endpoint_types:  # an instance may narrow its class's types
+        want = " or ".join(bench.endpoint_types)
+        url = target.api_endpoint.url
+        hint = f" (e.g. {alt})" if (alt := switch_endpoint(url, bench.endpoint_types[0])) else ""
+        raise EvaluationConfigError(
+            f"benchmark '{task}' runs on {want} endpoints but {url} is a "
+            f"{etype} endpoint; point the target at a {want} URL{hint} or set its type"
+        )
+    bench.endpoint_type = etype
     if config.params.repeats > 1:
         return Repeated(bench, repeats=config.params.repeats)
     return bench
