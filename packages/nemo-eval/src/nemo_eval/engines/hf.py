@@ -149,7 +149,7 @@ class HfEngine:
         torch, transformers = _import_torch_transformers()
         path = Path(spec.path)
         if path.is_file() and path.suffix == ".gguf":
-            from ..default_model import nemo_eval_home
+            from ..home import nemo_eval_home
 
             path = convert_gguf(path, gguf_cache_dir(path, home=nemo_eval_home()))
         if not (path / "config.json").is_file():

@@ -208,6 +208,11 @@ class AdapterPipeline:
         if current is not None:
             await current.close()
 
+    @property
+    def request_timeout(self) -> float:
+        """Seconds one upstream attempt may take (the server's channel timeout follows it)."""
+        return float(self.upstream.config.request_timeout)
+
     def serve(
         self, *, host: str = "127.0.0.1", port: int | None = None, threads: int = 16
     ) -> AdapterServer:

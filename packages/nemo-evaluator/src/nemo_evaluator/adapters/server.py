@@ -11,17 +11,26 @@ import errno
 import logging
 import threading
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import flask
 
 from nvidia_eval_commons.wsgi_server import WsgiServer
 
 from ..errors import ConfigError
-from .types import AdapterRequest
+from .types import AdapterRequest, AdapterResponse
 
-if TYPE_CHECKING:
-    from .pipeline import AdapterPipeline
+
+class ProxiedPipeline(Protocol):
+    """What the server needs of the pipeline it serves (``ProxiedPipeline`` is one)."""
+
+    upstream_url: str
+
+    @property
+    def request_timeout(self) -> float: ...
+
+    def handle(self, request: AdapterRequest, *, client_mode: bool) -> AdapterResponse: ...
+
 
 _log = logging.getLogger(__name__)
 
@@ -41,7 +50,7 @@ class _ProxyRoute:
     share of the per-request cost off the hot path (see bench/adapter_overhead.py).
     """
 
-    def __init__(self, pipeline: AdapterPipeline, flask_wsgi: Any) -> None:
+    def __init__(self, pipeline: ProxiedPipeline, flask_wsgi: Any) -> None:
         self.pipeline = pipeline
         self.flask_wsgi = flask_wsgi
 
@@ -81,7 +90,7 @@ class _ProxyRoute:
         return [content]
 
 
-def create_app(pipeline: AdapterPipeline) -> flask.Flask:
+def create_app(pipeline: ProxiedPipeline) -> flask.Flask:
     """The Flask app of the proxy (usable with any WSGI server)."""
     app = flask.Flask("nemo_evaluator.adapter")
 
@@ -98,7 +107,7 @@ class AdapterServer:
 
     def __init__(
         self,
-        pipeline: AdapterPipeline,
+        pipeline: ProxiedPipeline,
         *,
         host: str = "127.0.0.1",
         port: int | None = None,
@@ -116,7 +125,7 @@ class AdapterServer:
                 threads=threads,
                 name="nemo-evaluator-adapter",
                 connection_limit=max(100, threads * 8),
-                channel_timeout=max(120, int(pipeline.upstream.config.request_timeout) + 30),
+                channel_timeout=max(120, int(pipeline.request_timeout) + 30),
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
