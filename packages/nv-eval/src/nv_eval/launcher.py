@@ -30,6 +30,7 @@ from nvidia_eval_commons.errors import MissingExtraError
 from .config import ComposedConfig, masked
 from .errors import LauncherConfigError, NvEvalError, UnknownExecutorError
 from .executors.base import JOB_DIR_TOKEN, Executor, JobSpec
+from .job import JOB_FILE
 from .store import InvocationRecord, JobRecord, Store
 
 
@@ -164,7 +165,7 @@ def submit(composed: ComposedConfig, store: Store) -> tuple[InvocationRecord, li
     planned = plan(composed, inv.id, inv_dir)
     for job in planned:
         job.job_dir.mkdir(parents=True, exist_ok=True)
-        path = job.job_dir / "job.json"
+        path = job.job_dir / JOB_FILE
         path.write_text(job.spec.job_file, encoding="utf-8")
         path.chmod(0o600)
         out = Path(job.output_dir)

@@ -59,7 +59,6 @@ class PyTritonBackend:
             model_name=options.model_name,
             max_batch_size=options.max_batch_size,
             run_dir=options.run_dir,
-            start_timeout=options.start_timeout,
         )
 
     def __init__(
@@ -69,7 +68,6 @@ class PyTritonBackend:
         model_name: str,
         max_batch_size: int,
         run_dir: Path,
-        start_timeout: float,
     ) -> None:
         triton_module = _import_pytriton()
         import numpy as np
@@ -123,7 +121,6 @@ class PyTritonBackend:
         self._local = threading.local()
         self._clients: list[Any] = []
         self._clients_lock = threading.Lock()
-        self._start_timeout = start_timeout
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
