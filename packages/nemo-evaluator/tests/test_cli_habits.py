@@ -99,3 +99,62 @@ def test_limit_reads_counts_and_fractions(text: str, want: float) -> None:
 
     args = build_parser().parse_args(["run", "--limit", text])
     assert args.limit == want and type(args.limit) is type(want)
+
+
+@pytest.mark.slow
+def test_export_lm_eval_layout_reads_back(tmp_path: Path, shared_data_path: Path) -> None:
+    env = {"NEMO_EVALUATOR_DATA_DIR": str(shared_data_path), "NEMO_EVALUATOR_OFFLINE": "1"}
+    out = tmp_path / "out"
+    with OpenAIStubServer() as up:
+        done = _run(
+            "run",
+            "--model-url",
+            up.url,
+            "--model-id",
+            "stub-model",
+            "--tasks",
+            "arc_easy",
+            "--limit",
+            "4",
+            "--output-dir",
+            str(out),
+            "-q",
+            env=env,
+        )
+    assert done.returncode == 0, done.stderr
+    done = _run("export", str(out), "--format", "lm-eval", "--dest", str(tmp_path / "lm"))
+    assert done.returncode == 0, done.stderr
+    files = [str(p) for p in sorted((tmp_path / "lm" / "stub-model").iterdir())]
+    assert done.stdout.split() == sorted(files, key=lambda f: "samples" in f)
+    ours = json.loads((out / "results.json").read_text())["tasks"]["arc_easy"]["metrics"]
+    try:  # lm-eval's own file helpers, when the lm-eval extra is installed
+        from lm_eval.utils import (
+            get_file_task_name,
+            get_latest_filename,
+            get_results_filenames,
+            get_sample_results_filenames,
+        )
+    except ImportError:
+        results_files = [f for f in files if "/results_" in f]
+        sample_files = [f for f in files if "/samples_" in f]
+        task_of = {
+            Path(f).name: Path(f).name.split("_", 1)[1].rsplit("_", 1)[0] for f in sample_files
+        }
+    else:
+        results_files = [get_latest_filename(get_results_filenames(files))]
+        sample_files = get_sample_results_filenames(files)
+        task_of = {Path(f).name: get_file_task_name(Path(f).name) for f in sample_files}
+    (results_file,) = results_files
+    data = json.loads(Path(results_file).read_text())
+    row = data["results"]["arc_easy"]
+    assert row["acc,none"] == ours["acc"]["scores"]["acc"]["value"]
+    assert row["acc_norm_stderr,none"] == ours["acc_norm"]["scores"]["acc_norm"]["stats"]["stderr"]
+    assert data["n-samples"]["arc_easy"] == {"original": 4, "effective": 4}
+    assert data["config"]["model"] == "local-completions" and data["model_name"] == "stub-model"
+    assert list(task_of.values()) == ["arc_easy"]
+    lines = [json.loads(x) for x in Path(sample_files[0]).read_text().splitlines()]
+    assert [x["doc_id"] for x in lines] == ["0", "1", "2", "3"]
+    first = lines[0]
+    assert first["metrics"] == ["acc", "acc_norm"] and first["acc"] in (0.0, 1.0)
+    assert len(first["arguments"]) == len(first["resps"]) == 4  # one per choice
+    assert first["arguments"]["gen_args_0"]["arg_0"].startswith("Question:")

@@ -130,3 +130,25 @@ def test_until_decided_continues_both_runs_and_reports_the_savings(
     assert seq["items_used"] < 100 and seq["items_saved"] == 100 - seq["items_used"]
     metric = next(m for m in data["metrics"] if m["metric"] == "exact_match.strict-match")
     assert metric["items"] == seq["items_used"]
+
+
+def test_runs_named_by_invocation_and_job_ids(
+    runs: dict[str, Path], nv_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nv_eval.store import Store
+
+    ids = []
+    with Store() as store:
+        for name in ("weak", "strong"):
+            inv, jobs = store.create_invocation(
+                executor="local", output_dir=str(runs[name].parent), config={}, tasks=["gsm8k"]
+            )
+            store.update_job(jobs[0].id, state="success", output_dir=str(runs[name]))
+            ids.append(inv.id)
+    assert main(["compare", ids[0], f"{ids[1]}.0", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["a"] == ids[0] and data["b"] == f"{ids[1]}.0"
+    metric = next(m for m in data["metrics"] if m["metric"] == "exact_match.strict-match")
+    assert metric["items"] == 100 and metric["significant"] is True
+    assert main(["compare", ids[0], "nosuchid"]) == 2
+    assert "no invocation 'nosuchid'" in capsys.readouterr().err

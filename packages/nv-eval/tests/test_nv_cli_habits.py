@@ -57,3 +57,10 @@ def test_run_status_and_ls_json_on_stdout(tmp_path: Path, stub: object) -> None:
     assert status["jobs"][0]["metrics"] == job["metrics"]
     listing = json.loads(_run("ls", "--json", cwd=tmp_path, home=home).stdout)
     assert [inv["id"] for inv in listing] == [run["invocation_id"]]
+    done = _run("export", run["invocation_id"], "--format", "lm-eval", cwd=tmp_path, home=home)
+    assert done.returncode == 0, done.stderr
+    folder = Path(job["output_dir"]).parents[1] / "export" / "lm_eval" / "stub-model"
+    (results,) = folder.glob("results_*.json")
+    row = json.loads(results.read_text())["results"]["arc_easy"]
+    assert row["acc,none"] == job["metrics"]["arc_easy.acc"]
+    assert len(list(folder.glob("samples_arc_easy_*.jsonl"))) == 1

@@ -10,6 +10,7 @@
     nemo-evaluator run ... --type lm-eval.mytask --include-path DIR   # lm-eval task YAMLs
     nemo-evaluator run ... --json            # results.json on stdout
     nemo-evaluator ls [--json]
+    nemo-evaluator export out --format lm-eval [--dest DIR]   # lm-eval's results/samples layout
 """
 
 from __future__ import annotations
@@ -262,6 +263,35 @@ def _add_run(subparsers: Any) -> None:
     p.set_defaults(func=_run)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .core.export_lm_eval import write_lm_eval
+
+    source = Path(args.output_dir)
+    if not (source / "results.json").is_file():
+        return _fail(f"no results.json in {source}; is it the output dir of a finished run?", 1)
+    dest = Path(args.dest) if args.dest else source / "lm_eval"
+    try:
+        paths = write_lm_eval(source, dest)
+    except (OSError, ValueError) as err:
+        return _fail(f"cannot export {source}: {err}", 1)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _add_export(subparsers: Any) -> None:
+    p = subparsers.add_parser("export", help="write a run's results in another tool's layout")
+    p.add_argument("output_dir", help="the output dir of a finished run")
+    p.add_argument(
+        "--format",
+        choices=("lm-eval",),
+        required=True,
+        help="lm-eval: results_<time>.json and samples_<task>_<time>.jsonl as lm-eval writes",
+    )
+    p.add_argument("--dest", help="directory to write to (default OUTPUT_DIR/lm_eval)")
+    p.set_defaults(func=_export)
+
+
 def _add_ls(subparsers: Any) -> None:
     p = subparsers.add_parser("ls", help="list benchmarks and their endpoint types")
     p.add_argument(
@@ -286,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nemo-evaluator", description=__doc__.split("\n")[0], distribution="nemo-evaluator"
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
-    adders: list[Callable[[Any], None]] = [_add_run, _add_ls]
+    adders: list[Callable[[Any], None]] = [_add_run, _add_ls, _add_export]
     for module in SUBCOMMAND_MODULES:
         try:
             adders.append(importlib.import_module(module).add_parser)

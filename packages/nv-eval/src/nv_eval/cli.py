@@ -1,6 +1,7 @@
 """``nv-eval``: run / status / ls / logs / kill / export.
 
 nv-eval run --config-name my_evaluation -o config.type=gsm8k,hellaswag -o execution.parallel_jobs=2
+nv-eval run --config-name my_evaluation config.params.temperature=0,0.7 --multirun
 nv-eval status <id> [--json]
 nv-eval ls | nv-eval ls tasks
 nv-eval logs <id>[.<job>]
@@ -129,15 +130,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     from . import launcher
     from .config import compose_config
     from .store import Store
+    from .sweep import compose_sweep
 
-    composed = compose_config(
-        config_name=args.config_name,
-        config_dir=args.config_dir,
-        overrides=args.override,
-        executor=args.executor,
-    )
+    overrides = [*args.overrides, *args.override]
+    bad = [o for o in args.overrides if "=" not in o and not o.startswith("~")]
+    if bad:
+        raise NvEvalError(
+            f"'{bad[0]}' is not an override; write key=value, +key=value or ~key "
+            "(options start with --)"
+        )
+    composed: Any
+    sweep: list[str] = []
+    if args.multirun:
+        combos = compose_sweep(
+            config_name=args.config_name,
+            config_dir=args.config_dir,
+            overrides=overrides,
+            executor=args.executor,
+        )
+        composed = [c.composed for c in combos]
+        sweep = [" ".join(c.overrides) or "(no overrides)" for c in combos]
+    else:
+        composed = compose_config(
+            config_name=args.config_name,
+            config_dir=args.config_dir,
+            overrides=overrides,
+            executor=args.executor,
+        )
     if args.dry_run:
-        sys.stdout.write(launcher.dry_run(composed))
+        sys.stdout.write(launcher.dry_run(composed, sweep=sweep))
         return 0
     console = _console(stderr=args.json)
     with Store() as store:
@@ -395,7 +416,27 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="compose a config and run its jobs")
     run.add_argument("--config-name", required=True, help="YAML file name (without .yaml)")
     run.add_argument("--config-dir", default=None, help="directory of the file (default: cwd)")
-    run.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="Hydra overrides: key=value, +key=value (add), ++key=value, ~key (delete)",
+    )
+    run.add_argument(
+        "-o",
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an override, as the positional ones (kept for scripts)",
+    )
+    run.add_argument(
+        "-m",
+        "--multirun",
+        action="store_true",
+        help="sweep: each combination of comma lists (a,b), choice() and range() is composed "
+        "on its own; all their jobs form one invocation",
+    )
     run.add_argument("--executor", default=None, help="local, slurm or lepton")
     run.add_argument("--dry-run", action="store_true", help="print the config and the job specs")
     run.add_argument("--detach", action="store_true", help="return after submitting")
@@ -441,13 +482,24 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="export finished results")
     ex.add_argument("id")
     ex.add_argument("--dest", default="local", help="comma list of local, mlflow, wandb")
-    ex.add_argument("--format", choices=["json", "csv"], default="json")
+    ex.add_argument(
+        "--format",
+        choices=["json", "csv", "lm-eval"],
+        default="json",
+        help="local: metrics.json/.csv, or lm-eval's results and samples layout",
+    )
     ex.set_defaults(func=cmd_export)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # overrides may come after options too (`run --config-name x a=1 --dry-run b=2`)
+    args, rest = parser.parse_known_args(argv)
+    if rest:
+        if args.command != "run" or any(r.startswith("-") and "=" not in r for r in rest):
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        args.overrides = [*args.overrides, *rest]
     try:
         return int(args.func(args) or 0)
     except (NvEvalError, ConfigError, MissingExtraError) as err:

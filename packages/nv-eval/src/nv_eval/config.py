@@ -7,8 +7,9 @@ Layers, later ones win:
    ``deployment.type``;
 2. the user's file ``<config_dir>/<config_name>.yaml``, composed by Hydra with its own
    defaults list (it may name the packaged groups too: ``- execution: slurm``);
-3. ``-o key=value`` overrides in Hydra's override syntax. A comma list such as
-   ``config.type=gsm8k,hellaswag`` is taken as one value (one job per task), not a sweep.
+3. overrides in Hydra's syntax, positional or with ``-o``: ``key=value``, ``+key=value``,
+   ``++key=value``, ``~key``. A comma list such as ``config.type=gsm8k,hellaswag`` is taken as
+   one value (one job per task); ``--multirun`` sweeps it instead (see :mod:`.sweep`).
 
 ``${oc.env:VAR}`` resolves from the environment. ``target.api_endpoint.api_key:
 ${oc.env:VAR}`` is kept as a reference (``api_key_env: VAR``), so each job reads the key from
@@ -29,6 +30,7 @@ from nvidia_eval_commons.api.plugins import ENGINES, EXECUTORS
 from nvidia_eval_commons.env import env_reference
 
 from .errors import LauncherConfigError, UnknownExecutorError, UnknownTaskError
+from .paths import resolve_paths
 
 REQUIRED_FIELDS = ("target.api_endpoint.url", "config.type", "config.output_dir")
 _PACKAGED = str(Path(__file__).parent / "configs")
@@ -71,19 +73,25 @@ def _compose(config_dir: str, name: str, overrides: list[str]) -> Any:
         GlobalHydra.instance().clear()
 
 
-def _parse_overrides(overrides: list[str]) -> list[tuple[str, str, Any]]:
-    """``(kind, key, value)`` per override; kind is ``set``, ``add``, ``force`` or ``delete``."""
+def parse_override(text: str) -> Any:
+    """One override parsed by Hydra's own parser (``hydra.core.override_parser``)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parser = OverridesParser.create()
+    try:
+        (ov,) = OverridesParser.create().parse_overrides([text])
+    except Exception as err:
+        raise LauncherConfigError(
+            f"cannot parse override '{text}': {_one_line(err)}; write it as key=value, "
+            "+key=value or ~key"
+        ) from None
+    return ov
+
+
+def _parse_overrides(overrides: list[str]) -> list[tuple[str, str, Any]]:
+    """``(kind, key, value)`` per override; kind is ``set``, ``add``, ``force`` or ``delete``."""
     parsed: list[tuple[str, str, Any]] = []
     for text in overrides:
-        try:
-            (ov,) = parser.parse_overrides([text])
-        except Exception as err:
-            raise LauncherConfigError(
-                f"cannot parse override '{text}': {_one_line(err)}; write it as key=value"
-            ) from None
+        ov = parse_override(text)
         key = ov.key_or_group
         if ov.is_delete():
             parsed.append(("delete", key, None))
@@ -121,7 +129,8 @@ def _keep_env_secret(cfg: Any) -> None:
     node = OmegaConf.select(cfg, "target.api_endpoint", default=None)
     if node is None or "api_key" not in node:
         return
-    name = env_reference(node._get_node("api_key")._value())
+    raw = OmegaConf.to_container(node, resolve=False)  # the interpolation as written
+    name = env_reference(raw.get("api_key") if isinstance(raw, dict) else None)
     if name is not None:
         if node.get("api_key_env") not in (None, name):
             raise LauncherConfigError("target.api_endpoint: give api_key or api_key_env, not both")
@@ -225,6 +234,7 @@ def compose_config(
     except Exception as err:  # Hydra's own errors (missing config, bad defaults list)
         raise LauncherConfigError(f"cannot compose '{name}': {_one_line(err)}") from None
     assert isinstance(data, dict)
+    resolve_paths(data, base=Path.cwd())
     secret_env = _take_literal_key(data)
     try:
         model = LauncherConfig.model_validate(data)
@@ -259,4 +269,5 @@ __all__ = [
     "check_tasks",
     "compose_config",
     "masked",
+    "parse_override",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,13 +89,22 @@ def _python(model: LauncherConfig) -> str:
     return sys.executable if _shares_environment(model) else "python"
 
 
-def plan(composed: ComposedConfig, inv_id: str, inv_dir: Path) -> list[PlannedJob]:
-    model = composed.model
-    tasks = composed.tasks
+def _runs(composed: ComposedConfig | Sequence[ComposedConfig]) -> list[ComposedConfig]:
+    """One config, or the combinations of a ``--multirun`` (one invocation for them all)."""
+    return [composed] if isinstance(composed, ComposedConfig) else list(composed)
+
+
+def plan(
+    composed: ComposedConfig | Sequence[ComposedConfig], inv_id: str, inv_dir: Path
+) -> list[PlannedJob]:
+    runs = _runs(composed)
+    model = runs[0].model
+    pairs = [(run, task) for run in runs for task in run.tasks]
+    tasks = [task for _, task in pairs]
     slots = model.execution.parallel_jobs
-    out = Path(model.config.output_dir)
     jobs = []
-    for idx, task in enumerate(tasks):
+    for idx, (run, task) in enumerate(pairs):
+        out = Path(run.model.config.output_dir)
         dirname = task if tasks.count(task) == 1 else f"{task}-{idx}"
         job_dir = inv_dir / dirname
         output_dir = str(out / inv_id / dirname) if out.is_absolute() else str(out)
@@ -102,11 +112,11 @@ def plan(composed: ComposedConfig, inv_id: str, inv_dir: Path) -> list[PlannedJo
             "job_id": f"{inv_id}.{idx}",
             "task": task,
             "executor": model.execution.executor,
-            "target": composed.data["target"],
-            "config": {**composed.data["config"], "type": task, "output_dir": output_dir},
-            "deployment": composed.data.get("deployment"),
-            "exporters": composed.data.get("exporters") or [],
-            "launcher_config": masked(composed.data),
+            "target": run.data["target"],
+            "config": {**run.data["config"], "type": task, "output_dir": output_dir},
+            "deployment": run.data.get("deployment"),
+            "exporters": run.data.get("exporters") or [],
+            "launcher_config": masked(run.data),
         }
         spec = JobSpec(
             job_id=f"{inv_id}.{idx}",
@@ -123,46 +133,59 @@ def plan(composed: ComposedConfig, inv_id: str, inv_dir: Path) -> list[PlannedJo
             order=idx,
             total_jobs=len(tasks),
             job_file=json.dumps(body, indent=2),
-            secret_env=composed.secret_env,
+            secret_env=run.secret_env,
         )
         jobs.append(PlannedJob(idx, task, job_dir, output_dir, spec))
     return jobs
 
 
-def dry_run(composed: ComposedConfig) -> str:
-    """The resolved config and what each job would submit."""
-    model = composed.model
+def dry_run(
+    composed: ComposedConfig | Sequence[ComposedConfig], *, sweep: Sequence[str] = ()
+) -> str:
+    """The resolved config(s) and what each job would submit."""
+    runs = _runs(composed)
+    model = runs[0].model
     inv_dir = Path(model.execution.output_dir).expanduser().resolve() / "<invocation>"
     executor = make_executor(model.execution.executor, model, invocation_id="dryrun")
-    parts = ["# resolved config", yaml.safe_dump(masked(composed.data), sort_keys=False).rstrip()]
+    parts = []
+    for i, run in enumerate(runs):
+        title = f"# resolved config {i}: {sweep[i]}" if sweep else "# resolved config"
+        parts += [title, yaml.safe_dump(masked(run.data), sort_keys=False).rstrip()]
     lepton = model.execution.executor == "lepton"
     if lepton:
         dep = executor.deployment_spec()  # type: ignore[attr-defined]
         if dep is not None:
             body = dep.model_dump(mode="json", exclude_none=True, by_alias=True)
             parts += ["# Lepton deployment of the model", json.dumps(body, indent=2)]
-    for job in plan(composed, "dryrun", inv_dir):
+    for job in plan(runs, "dryrun", inv_dir):
         parts.append(f"# job {job.idx}: {job.task} ({model.execution.executor})")
         parts.append(executor.describe(job.spec))
     return "\n".join(parts) + "\n"
 
 
-def submit(composed: ComposedConfig, store: Store) -> tuple[InvocationRecord, list[JobRecord]]:
+def submit(
+    composed: ComposedConfig | Sequence[ComposedConfig], store: Store
+) -> tuple[InvocationRecord, list[JobRecord]]:
     """Create the invocation, write the job files and submit every job."""
-    model = composed.model
-    check_secrets(composed)
+    runs = _runs(composed)
+    model = runs[0].model
+    for run in runs:
+        check_secrets(run)
     root = Path(model.execution.output_dir).expanduser().resolve()
     inv, _records = store.create_invocation(
         executor=model.execution.executor,
         output_dir=str(root),
-        config=masked(composed.data),
-        tasks=composed.tasks,
+        config=masked(runs[0].data),
+        tasks=[task for run in runs for task in run.tasks],
     )
     inv_dir = root / inv.id
     inv_dir.mkdir(parents=True, exist_ok=True)
-    (inv_dir / "config.yaml").write_text(yaml.safe_dump(masked(composed.data), sort_keys=False))
+    configs = [masked(run.data) for run in runs]
+    (inv_dir / "config.yaml").write_text(
+        yaml.safe_dump(configs[0] if len(configs) == 1 else configs, sort_keys=False)
+    )
     executor = make_executor(model.execution.executor, model, invocation_id=inv.id)
-    planned = plan(composed, inv.id, inv_dir)
+    planned = plan(runs, inv.id, inv_dir)
     for job in planned:
         job.job_dir.mkdir(parents=True, exist_ok=True)
         path = job.job_dir / JOB_FILE

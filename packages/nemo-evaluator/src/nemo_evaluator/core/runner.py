@@ -46,8 +46,6 @@ class RunStats:
     errors: int = 0
     last_error: str | None = None
     scores: dict[str, SampleScore] = field(default_factory=dict)
-    requests: dict[str, list[Any]] = field(default_factory=dict)
-    """The requests built for each document this run (kept for samples.jsonl)."""
 
 
 def outputs_to_json(outputs: list[Output]) -> list[dict[str, Any]]:
@@ -75,7 +73,6 @@ async def _work(bench: Benchmark, client: ModelClient, doc: dict[str, Any]) -> d
     start = time.perf_counter()
     record: dict[str, Any] = {"doc_id": str(doc["doc_id"]), "error": None}
     score: SampleScore | None = None
-    reqs: list[Any] = []
     try:
         reqs = bench.build_requests(doc)
         outcome = await client.arun(reqs)
@@ -102,7 +99,7 @@ async def _work(bench: Benchmark, client: ModelClient, doc: dict[str, Any]) -> d
         except Exception as err:
             record["error"] = f"scoring failed: {type(err).__name__}: {err}"
     record["latency_s"] = round(time.perf_counter() - start, 6)
-    return {"record": record, "score": score, "requests": reqs}
+    return {"record": record, "score": score}
 
 
 def run_docs(
@@ -130,8 +127,6 @@ def run_docs(
             stats.last_error = record["error"]
         elif result["score"] is not None:
             stats.scores[record["doc_id"]] = result["score"]
-        if result["requests"]:
-            stats.requests[record["doc_id"]] = result["requests"]
         if on_finished is not None:
             on_finished(record)
         if stats.errors > budget:

@@ -99,10 +99,10 @@ def build_pipeline(
     return pipeline, pipeline
 
 
-def prompt_of(bench: Benchmark, doc: dict[str, Any], built: list[Any] | None) -> Any:
-    """What samples.jsonl shows as a document's prompt."""
+def prompt_of(bench: Benchmark, doc: dict[str, Any]) -> Any:
+    """The document's prompt, rebuilt (a run does not hold every prompt in memory)."""
     try:
-        reqs = built if built else bench.build_requests(doc)
+        reqs = bench.build_requests(doc)
     except Exception as err:
         return f"(could not rebuild the prompt: {err})"
     if not reqs:
@@ -364,7 +364,7 @@ class TaskRun:
         scored = score if isinstance(score, SampleScore) else None
         return {
             "doc_id": doc_id,
-            "prompt": prompt_of(self.bench, doc, self.stats.requests.get(doc_id)),
+            "prompt": prompt_of(self.bench, doc),
             "response": raw[0] if isinstance(raw, list) and len(raw) == 1 else raw,
             "extracted": scored.extracted if scored is not None else None,
             "target": scored.target if scored is not None else None,

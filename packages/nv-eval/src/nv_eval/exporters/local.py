@@ -104,10 +104,17 @@ class LocalExporter(Exporter):
 
     def export(self, items: list[ExportItem]) -> str:
         fmt = str(self.options.get("format") or self.fmt)
-        if fmt not in ("json", "csv"):
-            raise ExporterError(f"unknown format '{fmt}' for the local exporter; use json or csv")
+        if fmt not in ("json", "csv", "lm-eval"):
+            raise ExporterError(
+                f"unknown format '{fmt}' for the local exporter; use json, csv or lm-eval"
+            )
         dest = Path(self.options.get("dest_dir") or self.invocation_dir / "export").expanduser()
         dest.mkdir(parents=True, exist_ok=True)
+        if fmt == "lm-eval":
+            from nemo_evaluator.core.export_lm_eval import write_lm_eval
+
+            files = [f for item in items for f in write_lm_eval(item.output_dir, dest / "lm_eval")]
+            return f"{len(files)} lm-eval file(s) of {len(items)} job(s) in {dest / 'lm_eval'}"
         rows = metric_rows(items)
         path = dest / f"metrics.{fmt}"
         mine = {item.job_id for item in items}

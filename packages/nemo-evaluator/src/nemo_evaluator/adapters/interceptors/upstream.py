@@ -38,6 +38,7 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+from tenacity.stop import stop_base
 
 from nvidia_eval_commons.api._strict import StrictModel
 
@@ -126,7 +127,7 @@ def retry_policy(config: UpstreamConfig) -> dict[str, Any]:
     backoff = wait_exponential(
         multiplier=config.backoff_initial_s, max=config.backoff_max_s
     ) + wait_random(0, config.backoff_jitter_s)
-    stop = stop_after_attempt(config.max_retries + 1)
+    stop: stop_base = stop_after_attempt(config.max_retries + 1)
     if config.sample_timeout is not None:
         stop = stop | stop_after_delay(config.sample_timeout)
 
@@ -138,7 +139,8 @@ def retry_policy(config: UpstreamConfig) -> dict[str, Any]:
         else:
             seconds = float(backoff(state))
         if config.sample_timeout is not None:  # never sleep past the call's deadline
-            seconds = min(seconds, max(0.0, config.sample_timeout - state.seconds_since_start))
+            elapsed = state.seconds_since_start or 0.0
+            seconds = min(seconds, max(0.0, config.sample_timeout - elapsed))
         return seconds
 
     return {
