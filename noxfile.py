@@ -19,7 +19,13 @@ ROOT = Path(__file__).parent
 PACKAGES = ["nvidia-eval-commons", "nemo-evaluator", "nemo-eval", "nv-eval"]
 # Extras that need hardware this machine does not have (GPU stacks); never installed by tests.
 GPU_EXTRAS = {"nemo"}
-TEST_TOOLS = ["pytest>=8.0", "pytest-timeout>=2.3", "jsonschema>=4.0", "openai>=1.40"]
+TEST_TOOLS = [
+    "pytest>=8.0",
+    "pytest-timeout>=2.3",
+    "jsonschema>=4.0",
+    "openai>=1.40",
+    "hypothesis>=6.100",
+]
 
 
 def _extras(package: str) -> list[str]:

@@ -182,9 +182,9 @@ def write_mmlu_yamls() -> None:
 # -- the server and the two harnesses ------------------------------------------------------------
 
 
-def start_server(log: Path) -> tuple[subprocess.Popen[str], str]:
+def start_server(log: Path, *, extra: list[str] | None = None) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [str(BIN / "nemo-eval"), "deploy", "--port", "0"],
+        [str(BIN / "nemo-eval"), "deploy", "--port", "0", *(extra or [])],
         stdout=subprocess.PIPE,
         stderr=log.open("w"),
         text=True,

@@ -21,6 +21,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .engines.base import Engine, GenerateRequest, GenerateResult
+from .engines.token_bytes import char_offsets, token_string
 from .errors import RequestError
 
 log = logging.getLogger(__name__)
@@ -67,14 +68,6 @@ def _json_body() -> dict[str, Any]:
     if body.get("n", 1) != 1:
         raise RequestError("only n=1 is supported", param="n")
     return body
-
-
-def _offsets(pieces: list[str], start: int) -> list[int]:
-    out, pos = [], start
-    for piece in pieces:
-        out.append(pos)
-        pos += len(piece)
-    return out
 
 
 class OpenAiApi:
@@ -159,7 +152,7 @@ class OpenAiApi:
                 {
                     "index": index,
                     "text": prompt_text + res.text,
-                    "logprobs": self._completion_logprobs(req, res, prompt_text)
+                    "logprobs": self._completion_logprobs(req, res)
                     if logprobs is not None
                     else None,
                     "finish_reason": res.finish_reason,
@@ -178,24 +171,26 @@ class OpenAiApi:
             },
         }
 
-    def _completion_logprobs(
-        self, req: GenerateRequest, res: GenerateResult, prompt_text: str
-    ) -> dict[str, Any]:
+    def _completion_logprobs(self, req: GenerateRequest, res: GenerateResult) -> dict[str, Any]:
+        """The legacy ``logprobs`` object; tokens and offsets follow docs/deploy.md's contract."""
         generated = res.token_ids if res.stop_token is None else [*res.token_ids, res.stop_token]
-        tokens = self.text.token_strings(generated)
         token_logprobs: list[float | None] = list(res.token_logprobs or [])
         top: list[dict[str, float] | None] = list(res.top_logprobs or [])
-        start = len(self.text.detokenize(req.prompt_ids))
+        prompt_pieces = self.text.token_bytes(req.prompt_ids)
+        # generated tokens are split in the context of the prompt, so a character begun in
+        # the prompt's last token and finished by a generated one is placed right
+        pieces = self.text.token_bytes([*req.prompt_ids, *generated])[len(prompt_pieces) :]
+        start = len(b"".join(prompt_pieces).decode("utf-8", errors="replace"))
         if req.echo:
-            tokens = self.text.token_strings(req.prompt_ids) + tokens
+            pieces = prompt_pieces + pieces
             token_logprobs = list(res.prompt_logprobs or []) + token_logprobs
             top = list(res.prompt_top_logprobs or []) + top
             start = 0
         return {
-            "tokens": tokens,
+            "tokens": [token_string(p) for p in pieces],
             "token_logprobs": token_logprobs,
             "top_logprobs": top,
-            "text_offset": _offsets(tokens, start),
+            "text_offset": char_offsets(pieces, start=start),
         }
 
     def chat(self) -> dict[str, Any]:
@@ -230,13 +225,13 @@ class OpenAiApi:
         res = self.submit([req])[0]
         logprobs = None
         if want_logprobs:
-            pieces = self.text.token_strings(res.token_ids)
+            pieces = self.text.token_bytes(res.token_ids)
             logprobs = {
                 "content": [
                     {
-                        "token": piece,
+                        "token": token_string(piece),
                         "logprob": lp,
-                        "bytes": list(piece.encode()),
+                        "bytes": list(piece),
                         "top_logprobs": [
                             {"token": t, "logprob": v, "bytes": list(t.encode())}
                             for t, v in top.items()

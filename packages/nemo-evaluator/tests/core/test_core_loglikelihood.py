@@ -41,8 +41,12 @@ def test_token_straddling_the_boundary_counts_with_the_continuation():
 def test_generated_token_after_the_prompt_is_ignored():
     # max_tokens=1 fallback: the server appends one generated token at offset len(prompt)
     data = lp(["Q", ":", " yes", " and"], [None, -0.1, -0.7, -5.0], [0, 1, 2, 6])
-    got = continuation_logprob(data, context="Q:", continuation=" yes")
+    got = continuation_logprob(data, context="Q:", continuation=" yes", generated=1)
     assert got.logprob == pytest.approx(-0.7)
+    # placed by its bytes, the generated token is past the prompt even when not announced
+    assert continuation_logprob(data, context="Q:", continuation=" yes").logprob == pytest.approx(
+        -0.7
+    )
 
 
 def test_offsets_relative_to_the_first_token_and_rebuilt_when_missing():

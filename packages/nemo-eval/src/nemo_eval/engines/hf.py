@@ -15,6 +15,7 @@ import random
 import shutil
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from .base import (
     token_budget,
     trim_at_stop,
 )
+from .hf_scoring import PrefixScorer, is_scoring
+from .token_bytes import TokenBytes, split_bytes, token_string
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,34 @@ def convert_gguf(gguf_path: Path, target: Path) -> Path:
     return target
 
 
+@dataclass
+class _Row:
+    """One request's decoding state."""
+
+    req: GenerateRequest
+    result: GenerateResult
+    generator: Any
+    budget: int
+    """Tokens it may still generate in total (``max_tokens`` within the context window)."""
+    done: bool = False
+    cut: bool = False
+    """Cut at a stop string: ``result.text`` is already final."""
+
+    @property
+    def scores_prompt(self) -> bool:
+        return self.req.echo and self.req.logprobs is not None
+
+
+@dataclass
+class _Batch:
+    """The decode state shared by a batch: last logits, key/value cache, mask, positions."""
+
+    last: Any
+    past: Any
+    mask: Any
+    positions: Any
+
+
 class HfEngine:
     """A causal LM loaded with transformers; thread-safe (one batch runs at a time)."""
 
@@ -141,6 +172,10 @@ class HfEngine:
         self.eos_ids = eos
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else (min(eos) if eos else 0))
+        self._vocab = TokenBytes(tokenizer)
+        self._scorer = PrefixScorer(
+            torch=torch, model=model, device=device, pad_id=self.pad_id, tops=self._tops
+        )
         self._lock = threading.Lock()
 
     @classmethod
@@ -185,8 +220,13 @@ class HfEngine:
     def detokenize(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=False))
 
-    def token_strings(self, ids: list[int]) -> list[str]:
-        return [self.detokenize([i]) for i in ids]
+    def token_bytes(self, ids: list[int]) -> list[bytes]:
+        return split_bytes(ids, vocab=self._vocab, detokenize=self.detokenize)
+
+    def _spell(self, token_id: int) -> str:
+        """One token as the OpenAI layout spells it (a top-logprobs key)."""
+        piece = self._vocab.of([token_id])
+        return token_string(piece[0]) if piece is not None else self.detokenize([token_id])
 
     def chat_prompt(self, messages: list[dict[str, Any]]) -> str:
         if not getattr(self.tokenizer, "chat_template", None):
@@ -202,31 +242,69 @@ class HfEngine:
     # -- generation ----------------------------------------------------------------------
 
     def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
+        """Scoring requests share their prefixes (``hf_scoring``); the others are decoded."""
+        scoring = [i for i, r in enumerate(requests) if is_scoring(r)]
+        decoding = [i for i, r in enumerate(requests) if not is_scoring(r)]
+        results: list[GenerateResult | None] = [None] * len(requests)
         with self._lock, self._torch.inference_mode():
-            return self._generate(requests)
+            if scoring:
+                scored = self._scorer.score([requests[i] for i in scoring])
+                for i, res in zip(scoring, scored, strict=True):
+                    results[i] = res
+            if decoding:
+                decoded = self._decode([requests[i] for i in decoding])
+                for i, res in zip(decoding, decoded, strict=True):
+                    results[i] = res
+        return [r for r in results if r is not None]
 
-    def _top(self, logprobs_row: Any, k: int) -> dict[str, float]:
+    def _tops(self, logprob_rows: Any, k: int) -> list[dict[str, float]]:
+        """The top-``k`` alternatives of each row of log-probabilities (``{}`` when k is 0)."""
         if k <= 0:
-            return {}
-        values, indices = self._torch.topk(logprobs_row, k)
-        return {
-            self.detokenize([int(i)]): float(v)
-            for v, i in zip(values.tolist(), indices.tolist(), strict=False)
-        }
+            return [{} for _ in range(len(logprob_rows))]
+        values, indices = self._torch.topk(logprob_rows, k, dim=-1)
+        return [
+            {self._spell(int(i)): float(v) for v, i in zip(vs, ix, strict=True)}
+            for vs, ix in zip(values.tolist(), indices.tolist(), strict=True)
+        ]
 
-    def _generate(self, reqs: list[GenerateRequest]) -> list[GenerateResult]:
+    def _decode(self, reqs: list[GenerateRequest]) -> list[GenerateResult]:
+        rows = [self._new_row(r) for r in reqs]
+        batch = self._prefill(rows)
+        steps = max(row.budget for row in rows)
+        for step in range(steps):
+            chosen = self._step(rows, batch.last)
+            if all(row.done for row in rows) or step == steps - 1:
+                break
+            batch = self._extend(batch, chosen)
+        for row in rows:
+            if not row.cut:
+                row.result.text = self.detokenize(row.result.token_ids)
+        return [row.result for row in rows]
+
+    def _new_row(self, req: GenerateRequest) -> _Row:
+        generator = self._torch.Generator(device=self.device)
+        generator.manual_seed(req.seed if req.seed is not None else random.getrandbits(63))
+        result = GenerateResult(
+            prompt_ids=list(req.prompt_ids), token_ids=[], text="", finish_reason="length"
+        )
+        if req.logprobs is not None:
+            result.token_logprobs, result.top_logprobs = [], []
+        budget = token_budget(req, max_context=self.max_context)
+        return _Row(req=req, result=result, generator=generator, budget=budget, done=budget == 0)
+
+    def _prefill(self, rows: list[_Row]) -> _Batch:
+        """One forward pass over the left-padded prompts; echo log-probabilities on the way."""
         torch = self._torch
-        n = len(reqs)
-        lengths = [len(r.prompt_ids) for r in reqs]
+        lengths = [len(row.req.prompt_ids) for row in rows]
         width = max(lengths)
-        ids = torch.full((n, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for i, r in enumerate(reqs):
-            ids[i, width - lengths[i] :] = torch.tensor(r.prompt_ids, dtype=torch.long)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, width - lengths[i] :] = torch.tensor(row.req.prompt_ids, dtype=torch.long)
             mask[i, width - lengths[i] :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        score_prompt = any(r.echo and r.logprobs is not None for r in reqs)
+        score_prompt = any(row.scores_prompt for row in rows)
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
@@ -234,91 +312,83 @@ class HfEngine:
             use_cache=True,
             logits_to_keep=0 if score_prompt else 1,
         )
-        results = [
-            GenerateResult(
-                prompt_ids=list(r.prompt_ids), token_ids=[], text="", finish_reason="length"
-            )
-            for r in reqs
-        ]
-        for i, r in enumerate(reqs):
-            if not (r.echo and r.logprobs is not None):
-                continue
-            start = width - lengths[i]
-            row = torch.log_softmax(out.logits[i, start : width - 1].float(), dim=-1)
-            targets = torch.tensor(r.prompt_ids[1:], dtype=torch.long, device=row.device)
-            chosen = row.gather(-1, targets[:, None])[:, 0].tolist() if len(targets) else []
-            results[i].prompt_logprobs = [None, *chosen]
-            results[i].prompt_top_logprobs = [None] + [
-                self._top(row[j], r.logprobs) for j in range(len(chosen))
-            ]
-        last = out.logits[:, -1, :].float()
-        past = out.past_key_values
-        del out
+        for i, row in enumerate(rows):
+            if row.scores_prompt:
+                self._echo(row, out.logits[i, width - lengths[i] : width - 1])
+        return _Batch(
+            last=out.logits[:, -1, :].float(),
+            past=out.past_key_values,
+            mask=mask,
+            positions=positions,
+        )
 
-        generators = []
-        for r in reqs:
-            g = torch.Generator(device=self.device)
-            g.manual_seed(r.seed if r.seed is not None else random.getrandbits(63))
-            generators.append(g)
-        wants_logprobs = [r.logprobs is not None for r in reqs]
-        for i in range(n):
-            if wants_logprobs[i]:
-                results[i].token_logprobs, results[i].top_logprobs = [], []
-        budget = [token_budget(r, max_context=self.max_context) for r in reqs]
-        done = [b == 0 for b in budget]
-        cut = [False] * n
-        steps = max(budget)
-        for step in range(steps):
-            logprobs = torch.log_softmax(last, dim=-1) if any(wants_logprobs) else None
-            # Greedy rows in one argmax over the batch; only sampled rows need their own draw.
-            picks = torch.argmax(last, dim=-1).tolist()
-            for i, r in enumerate(reqs):
-                if done[i]:
-                    picks[i] = self.pad_id
-                elif r.temperature > 0:
-                    picks[i] = self._pick(last[i], r, generators[i])
-            chosen = torch.tensor(picks, dtype=torch.long, device=last.device)
-            for i, r in enumerate(reqs):
-                if done[i]:
-                    continue
-                token = picks[i]
-                if token in self.eos_ids:
-                    results[i].finish_reason = "stop"
-                    done[i] = True
-                    if logprobs is not None and wants_logprobs[i]:
-                        # report the end-of-sequence token like OpenAI's API: log-likelihood
-                        # clients (lm-eval's local-completions) drop exactly one generated token
-                        results[i].stop_token = token
-                        record_logprob(
-                            results[i], logprobs[i, token], self._top(logprobs[i], r.logprobs or 0)
-                        )
-                    continue
-                results[i].token_ids.append(token)
-                if logprobs is not None and wants_logprobs[i]:
-                    record_logprob(
-                        results[i], logprobs[i, token], self._top(logprobs[i], r.logprobs or 0)
-                    )
-                if r.stop and trim_at_stop(results[i], r.stop, self.detokenize):
-                    done[i] = cut[i] = True
-                elif len(results[i].token_ids) >= budget[i]:
-                    done[i] = True
-            if all(done) or step == steps - 1:
-                break
-            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=mask.device)], 1)
-            positions = positions[:, -1:] + 1
-            out = self.model(
-                input_ids=chosen[:, None],
-                attention_mask=mask,
-                position_ids=positions,
-                past_key_values=past,
-                use_cache=True,
-            )
-            last = out.logits[:, -1, :].float()
-            past = out.past_key_values
-        for i, res in enumerate(results):
-            if not cut[i]:
-                res.text = self.detokenize(res.token_ids)
-        return results
+    def _echo(self, row: _Row, logits: Any) -> None:
+        """The prompt tokens' log-probabilities (the first has none) and their top-k."""
+        torch = self._torch
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        targets = torch.tensor(row.req.prompt_ids[1:], dtype=torch.long, device=logp.device)
+        chosen = logp.gather(-1, targets[:, None])[:, 0].tolist() if len(targets) else []
+        row.result.prompt_logprobs = [None, *chosen]
+        tops = self._tops(logp, row.req.logprobs or 0) if chosen else []
+        row.result.prompt_top_logprobs = [None, *tops]
+
+    def _step(self, rows: list[_Row], last: Any) -> Any:
+        """Pick each live row's next token from ``last`` and record it; the picks as a tensor."""
+        torch = self._torch
+        wants = any(row.req.logprobs is not None for row in rows)
+        logprobs = torch.log_softmax(last, dim=-1) if wants else None
+        # Greedy rows in one argmax over the batch; only sampled rows need their own draw.
+        picks = torch.argmax(last, dim=-1).tolist()
+        for i, row in enumerate(rows):
+            if row.done:
+                picks[i] = self.pad_id
+            elif row.req.temperature > 0:
+                picks[i] = self._pick(last[i], row.req, row.generator)
+        for i, row in enumerate(rows):
+            if not row.done:
+                self._record(row, picks[i], logprobs[i] if logprobs is not None else None)
+        return torch.tensor(picks, dtype=torch.long, device=last.device)
+
+    def _record(self, row: _Row, token: int, logprobs: Any) -> None:
+        """Append one generated token to its row, or end the row (EOS, stop string, budget)."""
+        res, req = row.result, row.req
+        keep = logprobs is not None and req.logprobs is not None
+        if token in self.eos_ids:
+            res.finish_reason = "stop"
+            row.done = True
+            if keep:
+                # report the end-of-sequence token like OpenAI's API: log-likelihood
+                # clients (lm-eval's local-completions) drop exactly one generated token
+                res.stop_token = token
+                record_logprob(res, logprobs[token], self._tops(logprobs[None], req.logprobs)[0])
+            return
+        res.token_ids.append(token)
+        if keep:
+            record_logprob(res, logprobs[token], self._tops(logprobs[None], req.logprobs)[0])
+        if req.stop and trim_at_stop(res, req.stop, self.detokenize):
+            row.done = row.cut = True
+        elif len(res.token_ids) >= row.budget:
+            row.done = True
+
+    def _extend(self, batch: _Batch, chosen: Any) -> _Batch:
+        """One decode step: the picked tokens through the model on top of the cache."""
+        torch = self._torch
+        ones = torch.ones((len(chosen), 1), dtype=batch.mask.dtype, device=batch.mask.device)
+        mask = torch.cat([batch.mask, ones], 1)
+        positions = batch.positions[:, -1:] + 1
+        out = self.model(
+            input_ids=chosen[:, None],
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=batch.past,
+            use_cache=True,
+        )
+        return _Batch(
+            last=out.logits[:, -1, :].float(),
+            past=out.past_key_values,
+            mask=mask,
+            positions=positions,
+        )
 
     def _pick(self, logits: Any, req: GenerateRequest, generator: Any) -> int:
         torch = self._torch

@@ -47,6 +47,7 @@ from .nemo_inference import (
     group_requests,
     megatron_sampling_kwargs,
 )
+from .token_bytes import TokenBytes, split_bytes
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_SEQ_LENGTH = 4096
@@ -154,6 +155,7 @@ class NemoEngine:
         # special tokens and the chat template are exactly the hf engine's
         self._hf = hf if callable(hf) and hasattr(hf, "apply_chat_template") else None
         self._nemo_tokenizer: Any = nemo_tokenizer
+        self._vocab = TokenBytes(self._hf) if self._hf is not None else None
         self.model_name = model_name
         self.max_context = max_context
         eos: set[int] = set()
@@ -259,8 +261,8 @@ class NemoEngine:
         # the wrapper megatron itself uses for its top-k keys, so both spell tokens alike
         return str(self._wrapper.detokenize(list(ids)))
 
-    def token_strings(self, ids: list[int]) -> list[str]:
-        return [self.detokenize([i]) for i in ids]
+    def token_bytes(self, ids: list[int]) -> list[bytes]:
+        return split_bytes(ids, vocab=self._vocab, detokenize=self.detokenize)
 
     def chat_prompt(self, messages: list[dict[str, Any]]) -> str:
         if self._hf is None or not getattr(self._hf, "chat_template", None):

@@ -240,14 +240,16 @@ class ModelClient:
     async def _loglikelihood_batch(
         self, reqs: Sequence[LoglikelihoodRequest], outcome: DocOutcome
     ) -> list[LoglikelihoodOutput]:
+        payload = self.loglikelihood_payload(reqs)
         try:
-            body = await self._call(self.loglikelihood_payload(reqs), outcome)
+            body = await self._call(payload, outcome)
         except SampleFailedError as err:
             # some servers reject max_tokens=0; fall back to 1 and drop the generated token
             if err.status in (400, 422) and self._echo_max_tokens == 0:
                 with self._lock:
                     self._echo_max_tokens = 1
-                body = await self._call(self.loglikelihood_payload(reqs), outcome)
+                payload = self.loglikelihood_payload(reqs)
+                body = await self._call(payload, outcome)
             else:
                 raise
         choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
@@ -260,7 +262,10 @@ class ModelClient:
         for req, choice in zip(reqs, choices, strict=True):
             try:
                 scored = continuation_logprob(
-                    choice.get("logprobs"), context=req.context, continuation=req.continuation
+                    choice.get("logprobs"),
+                    context=req.context,
+                    continuation=req.continuation,
+                    generated=int(payload.get("max_tokens") or 0),
                 )
             except ResponseFormatError as err:
                 raise SampleFailedError(str(err)) from None

@@ -1,0 +1,124 @@
+"""Model-side speed: our deploy + evaluate over HTTP against lm-eval's ``hf`` backend in-process.
+
+    uv run python bench/loglik_vs_lm_eval.py [--tasks arc_easy,hellaswag,mmlu,gsm8k]
+        [--limit 200] [--gsm8k-limit 30] [--threads 2] [--batch-size 8]
+
+Same weights (the converted default model directory, float32 on CPU), same items, same torch
+threads, whole process on both sides: ours is ``nemo-eval deploy`` (model load included) plus
+``nemo-evaluator run`` with ``parallelism`` = batch size; lm-eval 0.4.13 is ``lm_eval --model
+hf --batch_size N`` in its own virtualenv (bench/lm_eval_parity.py builds it; this script adds
+torch and accelerate to it) on the task YAMLs of bench/parity/. MMLU takes ``--limit``
+items spread over the four subjects of the parity run; gsm8k is 5-shot, greedy.
+
+Prints per task: items, wall seconds of each side, our speed as a multiple of lm-eval's
+(lm-eval's time / ours), and the per-item agreement (the chosen answer for log-likelihood
+tasks, the extracted answer for gsm8k). The machine's load affects both sides of a row alike
+only roughly: run it on an idle machine for figures to record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import lm_eval_parity as parity
+
+from nemo_eval.default_model import default_model_dir
+
+
+def ensure_torch(venv: Path) -> None:
+    """lm-eval's ``hf`` backend needs torch and accelerate; the workspace's versions."""
+    from importlib import metadata
+
+    py = venv / "bin" / "python"
+    if subprocess.run([str(py), "-c", "import torch, accelerate"], check=False).returncode == 0:
+        return
+    pins = [f"torch=={metadata.version('torch')}", f"accelerate=={metadata.version('accelerate')}"]
+    env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+    subprocess.run(["uv", "pip", "install", "-q", *pins], check=True, env=env)
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    return {
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "NEMO_EVAL_CPU_THREADS": str(threads),
+    }
+
+
+def run_ours(spec: parity.TaskSpec, out: Path, limit: int, args: argparse.Namespace) -> float:
+    """Server start (model load) to the end of the evaluation, like lm-eval's whole process."""
+    t0 = time.monotonic()
+    os.environ.update(thread_env(args.threads))
+    proc, url = parity.start_server(out.with_suffix(".server.log"), extra=args.server_args)
+    try:
+        parity.run_ours(spec, url, out, limit, args)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return time.monotonic() - t0
+
+
+def run_lm_eval_hf(
+    venv: Path, spec: parity.TaskSpec, out: Path, limit: int, args: argparse.Namespace
+) -> float:
+    model_args = f"pretrained={default_model_dir()},dtype=float32,device=cpu"
+    tasks = spec.lm_eval
+    if spec.ours == "mmlu":
+        tasks = ",".join(f"parity_mmlu_{s}" for s in args.mmlu_subjects)
+    cmd = [str(venv / "bin" / "lm_eval"), "--model", "hf", "--model_args", model_args]
+    cmd += ["--include_path", ".", "--tasks", tasks, "--batch_size", str(args.batch_size)]
+    cmd += ["--limit", str(limit), "--log_samples", "--output_path", str(out)]
+    env = {**parity.lm_eval_env(), **thread_env(args.threads)}
+    return parity.run_timed(cmd, log=out.with_suffix(".log"), cwd=parity.PARITY, env=env)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", default="arc_easy,hellaswag,mmlu,gsm8k")
+    ap.add_argument("--limit", type=int, default=200, help="items per log-likelihood task")
+    ap.add_argument("--gsm8k-limit", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads, both sides")
+    ap.add_argument("--batch-size", type=int, default=8, help="lm-eval batch = our parallelism")
+    args = ap.parse_args()
+    args.parallelism = args.batch_size
+    args.mmlu_subjects = list(parity.MMLU_SUBJECTS_DEFAULT)
+    args.humaneval_max_tokens = 256
+    args.server_args = ["--max-batch-size", str(args.batch_size)]
+    venv = parity.lm_eval_venv()
+    parity.link_inputs(venv, parity.data_dir())
+    ensure_torch(venv)
+    work = parity.cache_dir() / "runs" / f"speed-{time.strftime('%Y%m%d-%H%M%S')}"
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"work dir {work}; torch threads {args.threads}, batch {args.batch_size}\n")
+    print("| task | items | ours s | lm-eval hf s | our speed (x lm-eval) | items agreeing |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name in args.tasks.split(","):
+        spec = parity.TASKS[name]
+        limit = args.gsm8k_limit if name == "gsm8k" else args.limit
+        per_task = limit // len(args.mmlu_subjects) if name == "mmlu" else limit
+        args.mmlu_limit = per_task
+        ours_s = run_ours(spec, work / f"ours-{name}", per_task, args)
+        theirs_s = run_lm_eval_hf(venv, spec, work / f"lm-eval-{name}", per_task, args)
+        _, reports = parity.compare_task(
+            spec, work / f"ours-{name}", work / f"lm-eval-{name}", args
+        )
+        compared = sum(r.compared for r in reports)
+        agree = compared - sum(max(r.response_mismatch, r.score_mismatch) for r in reports)
+        items = per_task * (len(args.mmlu_subjects) if name == "mmlu" else 1)
+        print(
+            f"| {name} | {items} | {ours_s:.1f} | {theirs_s:.1f} | {theirs_s / ours_s:.2f} "
+            f"| {agree}/{compared} |",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

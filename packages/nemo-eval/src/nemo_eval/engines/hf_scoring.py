@@ -1,0 +1,196 @@
+"""Scoring requests that share a prefix: the shared context is computed once.
+
+A scoring request echoes its prompt's log-probabilities and generates nothing
+(``echo``, ``logprobs``, ``max_tokens=0``), as every log-likelihood benchmark sends them: the
+choices of one question arrive together and differ only in their last tokens. Such requests
+are grouped by their longest common prefix of token ids; one forward pass over each group's
+prefix gives the log-probabilities of the prefix tokens (shared by the group) and the
+distribution of the first token after it. A row whose continuation is one token (MMLU's
+`` A`` .. `` D``) needs nothing more; longer continuations run one more forward pass over the
+rest of their tokens on top of the prefix's key/value cache, all rows of a batch together.
+
+Prefixes are left-padded and continuations right-padded, with explicit position ids and
+attention masks, so each row computes what it would compute alone (within float rounding).
+Groups are batched in order of length so that padding stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .base import GenerateRequest, GenerateResult
+
+# A prompt joins a group when they share this fraction of the longer of its prompt and the
+# group's prefix so far (and at least one token).
+MIN_SHARED_FRACTION = 0.5
+# Most padding (as a fraction of the batch's tokens) before a batch of prefixes is split.
+MAX_PADDING = 0.25
+
+Tops = Callable[[Any, int], list[dict[str, float]]]
+
+
+def is_scoring(req: GenerateRequest) -> bool:
+    return req.echo and req.logprobs is not None and req.max_tokens == 0
+
+
+@dataclass
+class Group:
+    """Requests (by index) whose prompts all start with ``prefix``."""
+
+    rows: list[int]
+    prefix: list[int]
+
+
+def _common(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def group_by_prefix(reqs: list[GenerateRequest]) -> list[Group]:
+    """Groups of requests sharing a long prefix; each request in exactly one group."""
+    order = sorted(range(len(reqs)), key=lambda i: reqs[i].prompt_ids)
+    groups: list[Group] = []
+    for i in order:
+        ids = reqs[i].prompt_ids
+        if groups:
+            last = groups[-1]
+            shared = _common(last.prefix, ids)
+            keeps = MIN_SHARED_FRACTION * max(len(ids), len(last.prefix))
+            if shared >= max(1.0, keeps):
+                last.rows.append(i)
+                last.prefix = last.prefix[:shared]
+                continue
+        groups.append(Group(rows=[i], prefix=list(ids)))
+    return groups
+
+
+def batches(groups: list[Group]) -> list[list[Group]]:
+    """Groups in order of prefix length, cut where padding would pass ``MAX_PADDING``."""
+    out: list[list[Group]] = []
+    for g in sorted(groups, key=lambda g: len(g.prefix)):
+        if out:
+            batch = out[-1]
+            width = len(g.prefix)  # the longest so far: groups come in increasing length
+            tokens = sum(len(x.prefix) for x in batch) + width
+            if 1 - tokens / (width * (len(batch) + 1)) <= MAX_PADDING:
+                batch.append(g)
+                continue
+        out.append([g])
+    return out
+
+
+class PrefixScorer:
+    """Runs scoring requests on a transformers causal LM (see the module docstring)."""
+
+    def __init__(self, *, torch: Any, model: Any, device: str, pad_id: int, tops: Tops) -> None:
+        self._torch = torch
+        self._model = model
+        self._device = device
+        self._pad = pad_id
+        self._tops = tops
+
+    def score(self, reqs: list[GenerateRequest]) -> list[GenerateResult]:
+        results = [
+            GenerateResult(
+                prompt_ids=list(r.prompt_ids),
+                token_ids=[],
+                text="",
+                finish_reason="length",
+                token_logprobs=[],
+                top_logprobs=[],
+            )
+            for r in reqs
+        ]
+        for batch in batches(group_by_prefix(reqs)):
+            self._score_batch(batch, reqs, results)
+        return results
+
+    def _score_batch(
+        self, batch: list[Group], reqs: list[GenerateRequest], results: list[GenerateResult]
+    ) -> None:
+        torch = self._torch
+        width = max(len(g.prefix) for g in batch)
+        ids = torch.full((len(batch), width), self._pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for b, g in enumerate(batch):
+            ids[b, width - len(g.prefix) :] = torch.tensor(g.prefix, dtype=torch.long)
+            mask[b, width - len(g.prefix) :] = 1
+        ids, mask = ids.to(self._device), mask.to(self._device)
+        longer = [(b, i) for b, g in enumerate(batch) for i in g.rows if self._rest(reqs[i], g) > 1]
+        out = self._model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+            use_cache=bool(longer),
+        )
+        for b, g in enumerate(batch):
+            n = len(g.prefix)
+            logp = torch.log_softmax(out.logits[b, width - n :].float(), dim=-1)
+            k = max(reqs[i].logprobs or 0 for i in g.rows)
+            targets = torch.tensor(g.prefix[1:], dtype=torch.long, device=logp.device)
+            shared_lp = logp[:-1].gather(-1, targets[:, None])[:, 0].tolist() if n > 1 else []
+            shared_top = self._tops(logp[:-1], k) if n > 1 else []
+            nxt = logp[-1]
+            for i in g.rows:
+                req, res = reqs[i], results[i]
+                kk = req.logprobs or 0
+                res.prompt_logprobs = [None, *shared_lp]
+                res.prompt_top_logprobs = [None, *(_first(t, kk) for t in shared_top)]
+                if len(req.prompt_ids) > n:
+                    first = req.prompt_ids[n]
+                    res.prompt_logprobs.append(float(nxt[first]))
+                    res.prompt_top_logprobs.append(self._tops(nxt[None], kk)[0])
+        if longer:
+            self._score_rest(batch, longer, reqs, results, out.past_key_values, mask)
+
+    @staticmethod
+    def _rest(req: GenerateRequest, group: Group) -> int:
+        return len(req.prompt_ids) - len(group.prefix)
+
+    def _score_rest(
+        self,
+        batch: list[Group],
+        rows: list[tuple[int, int]],
+        reqs: list[GenerateRequest],
+        results: list[GenerateResult],
+        past: Any,
+        prefix_mask: Any,
+    ) -> None:
+        """Tokens after the first one past the prefix, on top of the prefix's cache."""
+        torch = self._torch
+        rests = [reqs[i].prompt_ids[len(batch[b].prefix) : -1] for b, i in rows]
+        span = max(len(r) for r in rests)
+        ids = torch.full((len(rows), span), self._pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), span), dtype=torch.long)
+        for r, rest in enumerate(rests):
+            ids[r, : len(rest)] = torch.tensor(rest, dtype=torch.long)
+            mask[r, : len(rest)] = 1
+        source = torch.tensor([b for b, _ in rows], dtype=torch.long, device=self._device)
+        past.reorder_cache(source)
+        starts = torch.tensor([len(batch[b].prefix) for b, _ in rows], dtype=torch.long)
+        positions = starts[:, None] + torch.arange(span)[None, :]
+        out = self._model(
+            input_ids=ids.to(self._device),
+            attention_mask=torch.cat([prefix_mask[source], mask.to(self._device)], dim=1),
+            position_ids=positions.to(self._device),
+            past_key_values=past,
+            use_cache=False,
+        )
+        for r, (_, i) in enumerate(rows):
+            req, res = reqs[i], results[i]
+            count = len(rests[r])
+            logp = torch.log_softmax(out.logits[r, :count].float(), dim=-1)
+            targets = torch.tensor(req.prompt_ids[-count:], dtype=torch.long, device=logp.device)
+            assert res.prompt_logprobs is not None and res.prompt_top_logprobs is not None
+            res.prompt_logprobs += logp.gather(-1, targets[:, None])[:, 0].tolist()
+            res.prompt_top_logprobs += self._tops(logp, req.logprobs or 0)
+
+
+def _first(top: dict[str, float], k: int) -> dict[str, float]:
+    """The ``k`` best of a top-k map computed for a larger k (its order is best first)."""
+    return top if len(top) <= k else dict(list(top.items())[:k])

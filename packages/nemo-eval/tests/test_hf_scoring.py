@@ -1,0 +1,75 @@
+"""Scoring with shared prefixes equals a plain forward pass of each prompt alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nemo_eval.engines.base import EngineSpec, GenerateRequest
+from nemo_eval.engines.hf_scoring import Group, batches, group_by_prefix
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def engine(smol_dir: Path) -> Any:
+    from nemo_eval.engines.hf import HfEngine
+
+    return HfEngine.load(EngineSpec(engine="hf", path=str(smol_dir)), model_name="smol")
+
+
+def scoring(ids: list[int], k: int = 2) -> GenerateRequest:
+    return GenerateRequest(prompt_ids=ids, max_tokens=0, logprobs=k, echo=True)
+
+
+def test_groups_share_long_prefixes_only() -> None:
+    reqs = [scoring([1, 2, 3, 4, 9]), scoring([7, 8]), scoring([1, 2, 3, 4, 5]), scoring([1, 6])]
+    groups = group_by_prefix(reqs)
+    assert [(sorted(g.rows), g.prefix) for g in groups] == [
+        ([0, 2], [1, 2, 3, 4]),
+        ([3], [1, 6]),  # shares 1 token of 2 with the group before: too little
+        ([1], [7, 8]),
+    ]
+    # a prompt that is the prefix of another joins it whole
+    assert [g.prefix for g in group_by_prefix([scoring([1, 2]), scoring([1, 2, 3])])] == [[1, 2]]
+
+
+def test_batches_cut_where_padding_grows() -> None:
+    groups = [Group(rows=[i], prefix=[0] * n) for i, n in enumerate([10, 9, 100, 8, 95])]
+    assert [[len(g.prefix) for g in b] for b in batches(groups)] == [[8, 9, 10], [95, 100]]
+
+
+def test_shared_prefix_scores_equal_each_prompt_alone(
+    engine: Any, reference_model: tuple[Any, Any]
+) -> None:
+    import torch
+
+    tok, model = reference_model
+    question = "Question: which planet is the largest in the solar system?\nAnswer:"
+    ctx = tok(question)["input_ids"]
+    letters = [ctx + tok(f" {c}")["input_ids"] for c in "ABCD"]  # one token each
+    endings = [ctx + tok(e)["input_ids"] for e in [" Jupiter, by far", " Saturn", " the Sun!"]]
+    other = tok("A different prompt altogether, of another length.")["input_ids"]
+    generate = GenerateRequest(prompt_ids=ctx, max_tokens=3, temperature=0.0, logprobs=1)
+    reqs = [scoring(ids) for ids in [*letters, *endings, other, ctx]] + [generate]
+    got = engine.generate(reqs)
+    assert len(got) == len(reqs)
+    for req, res in zip(reqs[:-1], got[:-1], strict=True):
+        ids = req.prompt_ids
+        with torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), -1)
+        want = logp[:-1].gather(-1, torch.tensor(ids[1:])[:, None])[:, 0]
+        assert res.prompt_logprobs[0] is None and len(res.prompt_logprobs) == len(ids)
+        assert torch.allclose(torch.tensor(res.prompt_logprobs[1:]), want, atol=1e-4)
+        assert len(res.prompt_top_logprobs) == len(ids)
+        for j in range(1, len(ids)):
+            top = res.prompt_top_logprobs[j]
+            assert len(top) == 2
+            best = torch.topk(logp[j - 1], 2)
+            assert list(top.values()) == pytest.approx(best.values.tolist(), abs=1e-4)
+        assert res.token_ids == [] and res.finish_reason == "length"
+    # the generation request in the same batch decodes as it would alone
+    alone = engine.generate([generate])[0]
+    assert got[-1].token_ids == alone.token_ids and len(got[-1].token_ids) == 3
