@@ -80,6 +80,7 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", ".ci/import_cycles.py", ".")
 
 
 @nox.session

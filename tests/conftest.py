@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stack_testutil import free_port, load_local_slurm, shared_datasets
+from stack_testutil import load_local_slurm, shared_datasets
+
+from nvidia_eval_commons.net import free_port
 
 local_slurm = load_local_slurm()
 

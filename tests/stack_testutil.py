@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 from pathlib import Path
 from types import ModuleType
@@ -27,12 +26,6 @@ def shared_datasets() -> Path | None:
     """The real benchmark files beside the checkout (../shared/datasets)."""
     path = Path(os.environ.get("NEMO_EVALUATOR_TEST_DATA", ROOT.parent / "shared" / "datasets"))
     return path if (path / "gsm8k" / "test.jsonl").is_file() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(cmd: list[str], *, env: dict[str, str], cwd: Path, timeout: float) -> str:

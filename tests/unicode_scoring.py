@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,11 +18,10 @@ from typing import Any
 
 import flask
 import requests
-from waitress.server import create_server
 
-from nemo_evaluator.adapters.server import stop_waitress
 from nemo_evaluator.core.token_spans import token_bytes
 from nvidia_eval_commons.api.api_dataclasses import ConfigParams
+from nvidia_eval_commons.wsgi_server import WsgiServer
 
 
 @dataclass(frozen=True)
@@ -208,10 +206,5 @@ def respelling_server(upstream: str, style: str, *, cache: dict[str, Any]) -> It
                 choice["logprobs"] = respell(choice["logprobs"], style)
         return flask.jsonify(data)
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        stop_waitress(server, thread)
+    with WsgiServer(app, threads=4, name="respelling-proxy") as server:
+        yield server.url

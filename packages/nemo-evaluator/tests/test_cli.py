@@ -13,8 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent / "core"))
 
 import evalcore_support  # noqa: F401  (registers tiny_gsm8k and tiny_arc)
 
-from nemo_evaluator.cli import _full_url, build_parser, main
+from nemo_evaluator.cli import build_parser, main
 from nemo_evaluator.testing import OpenAIStubServer
+from nvidia_eval_commons.openai_url import with_endpoint
 
 # tiny_gsm8k reads the real gsm8k file
 _NEEDS_DATA = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
@@ -108,8 +109,8 @@ def test_errors_are_one_line_with_exit_codes(tmp_path, capsys):
 
 
 def test_full_url_and_subcommands():
-    assert _full_url("http://h:1", "chat") == "http://h:1/v1/chat/completions"
-    assert _full_url("http://h:1/v1/", "completions") == "http://h:1/v1/completions"
-    assert _full_url("http://h:1/v1/completions/", "chat") == "http://h:1/v1/completions/"
+    assert with_endpoint("http://h:1", "chat") == "http://h:1/v1/chat/completions"
+    assert with_endpoint("http://h:1/v1/", "completions") == "http://h:1/v1/completions"
+    assert with_endpoint("http://h:1/v1/completions/", "chat") == "http://h:1/v1/completions/"
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert {"run", "ls"} <= set(sub.choices)

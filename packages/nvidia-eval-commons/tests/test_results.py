@@ -53,3 +53,37 @@ def test_str_is_readable() -> None:
 def test_negative_count_rejected() -> None:
     with pytest.raises(ValueError, match="count"):
         ScoreStats(count=-1)
+
+
+def test_iter_scores_walks_tasks_then_groups_in_order() -> None:
+    from nvidia_eval_commons.api.results import GroupResult
+
+    r = _result()
+    stats = ScoreStats(count=2)
+    r.groups = {
+        "gsm8k": GroupResult(
+            metrics={"acc": MetricResult(scores={"acc": Score(value=1.0, stats=stats)})}
+        )
+    }
+    rows = [(e.name, e.metric, e.score, e.label, e.key, e.is_group) for e in r.iter_scores()]
+    assert rows == [
+        (
+            "gsm8k",
+            "exact_match",
+            "strict-match",
+            "strict-match",
+            "gsm8k.exact_match.strict-match",
+            False,
+        ),
+        (
+            "gsm8k",
+            "exact_match",
+            "flexible-extract",
+            "flexible-extract",
+            "gsm8k.exact_match.flexible-extract",
+            False,
+        ),
+        ("arc_easy", "acc", "acc", "", "arc_easy.acc", False),
+        ("gsm8k", "acc", "acc", "", "gsm8k.acc", True),
+    ]
+    assert EvaluationResult().flat_metrics() == {}

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from nvidia_eval_commons.api.plugins import SERVING_BACKENDS
+from nvidia_eval_commons.errors import MissingExtraError
 
 from .errors import DeployConfigError, NemoEvalError
 
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DeployConfigError as exc:
         print(f"nemo-eval: error: {exc}", file=sys.stderr)
         return 2
-    except (NemoEvalError, OSError) as exc:
+    except (NemoEvalError, MissingExtraError, OSError) as exc:
         print(f"nemo-eval: error: {exc}", file=sys.stderr)
         return 1
     print(

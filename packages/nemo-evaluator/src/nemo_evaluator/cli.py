@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from nvidia_eval_commons.openai_url import with_endpoint
+
 # Modules that add a subcommand: each has ``add_parser(subparsers)`` and sets ``func`` on it.
 # A module that is not installed is skipped.
 SUBCOMMAND_MODULES: tuple[str, ...] = ("nemo_evaluator.adapters.cli",)
@@ -34,16 +36,6 @@ SUBCOMMAND_MODULES: tuple[str, ...] = ("nemo_evaluator.adapters.cli",)
 def _fail(message: str, code: int = 2) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
-
-
-def _full_url(url: str, endpoint_type: str) -> str:
-    """Append the OpenAI path when the URL is a bare host (``http://127.0.0.1:8080``)."""
-    if "/completions" in url:
-        return url
-    base = url.rstrip("/")
-    if base.endswith("/v1"):
-        base = base[: -len("/v1")]
-    return base + ("/v1/chat/completions" if endpoint_type == "chat" else "/v1/completions")
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -91,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
             if etype is None and "/completions" not in args.model_url:
                 first = args.type.split(",")[0].strip()
                 etype = get_benchmark(first).endpoint_types[0]
-            url = _full_url(args.model_url, etype or "chat")
+            url = with_endpoint(args.model_url, etype or "chat")
             endpoint: dict[str, Any] = {"url": url, "model_id": args.model_id}
             if etype:
                 endpoint["type"] = etype

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 
 import flask
 import pytest
 from adapter_support import chat_payload
-from waitress.server import create_server
 
 from nemo_evaluator.adapters.adapter_config import AdapterConfig
-from nemo_evaluator.adapters.server import stop_waitress
 from nemo_evaluator.testing import OpenAIStubServer
+from nvidia_eval_commons.wsgi_server import WsgiServer
 
 
 @pytest.fixture
@@ -28,11 +26,8 @@ def receiver() -> Iterator[tuple[str, list[int]]]:
         got.append(flask.request.get_json()["samples_processed"])
         return {"ok": True}
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}/progress", got
-    stop_waitress(server, thread)
+    with WsgiServer(app, threads=2, name="progress-receiver") as server:
+        yield f"{server.url}/progress", got
 
 
 def _wait_for(cond, timeout: float = 5.0) -> bool:

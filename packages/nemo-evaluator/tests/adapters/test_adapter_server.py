@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -175,3 +176,28 @@ def test_cli_bad_config_is_one_line_error(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error:") and "missing.yaml" in proc.stderr
+
+
+def test_a_failed_start_leaves_no_threads(upstream, make_pipeline) -> None:
+    pipeline = make_pipeline(None, url=upstream.chat_url)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        before = threading.active_count()
+        for _ in range(3):
+            with pytest.raises(ConfigError, match=f"port {port}.*in use"):
+                pipeline.serve(port=port)
+        assert threading.active_count() == before  # no idle workers per failed start
+
+
+def test_stop_joins_every_thread_with_a_keep_alive_client(upstream, make_pipeline) -> None:
+    import requests
+
+    server = make_pipeline(None, url=upstream.chat_url).serve()
+    with requests.Session() as session:  # keeps its connection open after the request
+        assert session.get(f"{server.url}/health", timeout=5).status_code == 200
+        threads = server.running_threads()
+        assert len(threads) == 1 + 16  # the loop and the default 16 workers
+        server.stop()
+        assert [t.name for t in threads if t.is_alive()] == []

@@ -10,13 +10,12 @@ from collections.abc import Iterator
 
 import flask
 import pytest
-from waitress.server import create_server
 
-from nemo_evaluator.adapters.server import stop_waitress
 from nemo_evaluator.core.errors import PreflightError
 from nemo_evaluator.core.evaluate import evaluate
 from nemo_evaluator.core.preflight import preflight
 from nemo_evaluator.testing import OpenAIStubServer
+from nvidia_eval_commons.wsgi_server import WsgiServer
 
 
 def _check(url: str, **kw: object) -> str:
@@ -73,11 +72,8 @@ def chat_only_server() -> Iterator[str]:
     def models() -> object:
         return {"data": [{"id": "chat-model"}, {"id": "other-model"}]}
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    stop_waitress(server, thread)
+    with WsgiServer(app, threads=2, name="preflight-models") as server:
+        yield server.url
 
 
 def test_unreachable_names_host_and_port() -> None:

@@ -21,7 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nvidia_eval_commons import ConfigError
+from rich.markup import escape
+
+from nvidia_eval_commons import ConfigError, MissingExtraError
 
 from .errors import NvEvalError, UnknownExporterError
 
@@ -81,7 +83,7 @@ def _table(inv: Any, jobs: list[Any]) -> Any:
         shown = f"{prog['done']}/{prog['total']}" if prog["total"] else f"{prog['done']}"
         state = f"[{_STYLE.get(row['state'], '')}]{row['state']}[/]"
         if row["state"] == "failed" and row["message"]:
-            state += f"\n[dim]{row['message'][:120]}[/]"
+            state += f"\n[dim]{escape(row['message'][:120])}[/]"
         table.add_row(
             row["job_id"], row["task"], state, shown, _runtime(row["runtime_s"]), row["output_dir"]
         )
@@ -204,7 +206,9 @@ def _watch(store: Any, inv: Any, console: Any, *, as_json: bool = False) -> int:
             console.print(metrics)
     failed = [j for j in jobs if j.state != "success"]
     for j in failed:
-        console.print(f"[red]{j.id} {j.task}: {j.state}[/] {j.message} (nv-eval logs {j.id})")
+        console.print(
+            f"[red]{j.id} {j.task}: {j.state}[/] {escape(j.message or '')} (nv-eval logs {j.id})"
+        )
     return 1 if failed else 0
 
 
@@ -392,7 +396,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     for col in ("destination", "status", "detail"):
         table.add_column(col, overflow="fold")
     for o in outcomes:
-        table.add_row(o.exporter, "[green]ok[/]" if o.ok else "[red]failed[/]", o.detail)
+        table.add_row(o.exporter, "[green]ok[/]" if o.ok else "[red]failed[/]", escape(o.detail))
     _console().print(table)
     skipped = len(jobs) - len(done)
     if skipped:
@@ -498,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *rest]
     try:
         return int(args.func(args) or 0)
-    except (NvEvalError, ConfigError) as err:
+    except (NvEvalError, ConfigError, MissingExtraError) as err:
         print(f"nv-eval: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

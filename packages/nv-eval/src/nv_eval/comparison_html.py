@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .comparison import ComparisonReport
+
+class ComparisonReport(Protocol):
+    """What the page needs of a ``nv_eval.comparison.ComparisonReport``."""
+
+    models: list[str]
+    rows: list[str]
+    depth: dict[str, int]
+
+    def cell(self, model: str, row: str) -> Any: ...
+
+    def best(self, row: str) -> list[str]: ...
+
+    def text(self, model: str, row: str, *, stacked: bool = False) -> str: ...
+
+    def fmt(self, cell: Any, *, stacked: bool = False) -> str: ...
+
+    def label(self, row: str) -> str: ...
+
 
 PALETTE = ("#3b6ea5", "#e07b39", "#5a9e5a", "#b8474a", "#7f63b8", "#8c6d4f", "#d17ab3")
 

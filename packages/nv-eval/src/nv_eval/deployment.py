@@ -14,26 +14,19 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from nvidia_eval_commons.api.launcher import DeploymentConfig
+from nvidia_eval_commons.net import free_port
 
 from .errors import DeploymentError
 
 COMMAND_ENV = "NV_EVAL_DEPLOY_COMMAND"
 _STOP_GRACE_S = 20.0
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def deploy_argv(cfg: DeploymentConfig, *, port: int) -> list[str]:
@@ -52,12 +45,6 @@ def deploy_argv(cfg: DeploymentConfig, *, port: int) -> list[str]:
     for key, value in cfg.extra_args.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
     return argv
-
-
-def retarget(url: str, *, host: str, port: int) -> str:
-    """``url`` with its scheme, host and port replaced by the local server's."""
-    parts = urlsplit(url)
-    return urlunsplit(("http", f"{host}:{port}", parts.path or "/v1/completions", parts.query, ""))
 
 
 class ModelServer:
@@ -131,4 +118,4 @@ class ModelServer:
         self.stop()
 
 
-__all__ = ["COMMAND_ENV", "ModelServer", "deploy_argv", "free_port", "retarget"]
+__all__ = ["COMMAND_ENV", "ModelServer", "deploy_argv"]

@@ -12,15 +12,21 @@ Tree::
     │   └── UnknownTaskError        a benchmark name that does not exist; lists the valid ones
     │                               (the three also nvidia_eval_commons.registry.UnknownNameError)
     ├── UnknownIdError              no invocation or job with that id; suggests the nearest
-    ├── MissingExtraError           an optional dependency is not installed; names the command
     ├── SchedulerError              sbatch/squeue/scancel or Lepton refused; carries its message
     ├── DeploymentError             the tier-1 server did not start or become healthy
     └── ExporterError               one exporter failed (results stay where they were)
+
+    nvidia_eval_commons.MissingExtraError (ImportError)   an optional dependency is not
+                                    installed; the one class every package raises, raised here
+                                    by ``require_extra``
 """
 
 from __future__ import annotations
 
-from nvidia_eval_commons.errors import ConfigError
+from types import ModuleType
+
+from nvidia_eval_commons.errors import ConfigError, MissingExtraError
+from nvidia_eval_commons.errors import require_extra as _require_extra
 from nvidia_eval_commons.registry import UnknownNameError
 
 
@@ -48,10 +54,6 @@ class UnknownIdError(NvEvalError, LookupError):
     """No invocation or job matches an id."""
 
 
-class MissingExtraError(NvEvalError, ImportError):
-    """An optional dependency is missing; the message names the install command."""
-
-
 class SchedulerError(NvEvalError):
     """A scheduler (Slurm, Lepton) refused a request; ``str(err)`` holds its own message."""
 
@@ -68,17 +70,11 @@ class ExporterError(NvEvalError):
     """An exporter failed; results on disk are untouched."""
 
 
-def require_extra(module: str, extra: str) -> object:
+def require_extra(module: str, extra: str) -> ModuleType:
     """Import ``module`` or raise MissingExtraError naming ``pip install 'nv-eval[extra]'``."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise MissingExtraError(
-            f"{module} is not installed (needed by the {extra} integration); "
-            f"install it with: pip install 'nv-eval[{extra}]'"
-        ) from err
+    return _require_extra(
+        module, distribution="nv-eval", extra=extra, purpose=f"the {extra} integration"
+    )
 
 
 __all__ = [

@@ -39,8 +39,9 @@ def run_job(path: Path) -> int:
         DeploymentConfig.model_validate(spec["deployment"]) if spec.get("deployment") else None
     )
     from nemo_evaluator.core.evaluate import evaluate
+    from nvidia_eval_commons.openai_url import retarget
 
-    from .deployment import ModelServer, retarget
+    from .deployment import ModelServer
 
     server = None
     try:

@@ -26,10 +26,12 @@ import yaml
 from nvidia_eval_commons.api.launcher import LauncherConfig
 from nvidia_eval_commons.api.plugins import EXECUTORS
 from nvidia_eval_commons.env import read_env
+from nvidia_eval_commons.errors import MissingExtraError
 
 from .config import ComposedConfig, masked
 from .errors import LauncherConfigError, NvEvalError, UnknownExecutorError
 from .executors.base import JOB_DIR_TOKEN, Executor, JobSpec
+from .job import JOB_FILE
 from .store import InvocationRecord, JobRecord, Store
 
 
@@ -186,7 +188,7 @@ def submit(
     planned = plan(runs, inv.id, inv_dir)
     for job in planned:
         job.job_dir.mkdir(parents=True, exist_ok=True)
-        path = job.job_dir / "job.json"
+        path = job.job_dir / JOB_FILE
         path.write_text(job.spec.job_file, encoding="utf-8")
         path.chmod(0o600)
         out = Path(job.output_dir)
@@ -199,7 +201,7 @@ def submit(
     for job in planned:
         try:
             handle = executor.submit(job.spec)
-        except NvEvalError as err:
+        except (NvEvalError, MissingExtraError) as err:
             store.update_job(
                 job.spec.job_id, state="failed", message=str(err), finished_at=time.time()
             )

@@ -1,6 +1,6 @@
 """nvidia_eval_commons: typed configs and the result schema shared by the NeMo Eval stack."""
 
-from .errors import ConfigError, NvidiaEvalCommonsError
+from .errors import ConfigError, MissingExtraError, NvidiaEvalCommonsError
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "NvidiaEvalCommonsError", "__version__"]
+__all__ = ["ConfigError", "MissingExtraError", "NvidiaEvalCommonsError", "__version__"]

@@ -9,6 +9,9 @@ Tree::
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class NvidiaEvalCommonsError(Exception):
     """Base class of this package's errors."""
@@ -24,3 +27,40 @@ class ConfigError(NvidiaEvalCommonsError, ValueError):
     def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems: list[str] = problems if problems is not None else [message]
+
+
+class MissingExtraError(NvidiaEvalCommonsError, ImportError):
+    """An optional dependency is missing; ``str(err)`` names the install command.
+
+    ``distribution[extra]`` is what to install (``nemo-eval[hf]``); ``module`` the package that
+    is missing; ``purpose`` what needs it (``"The hf engine"``); ``install`` overrides the
+    command when a plain ``pip install 'dist[extra]'`` is not enough.
+    """
+
+    def __init__(
+        self,
+        *,
+        distribution: str,
+        extra: str,
+        module: str,
+        purpose: str,
+        install: str | None = None,
+    ) -> None:
+        self.command = install or f"pip install '{distribution}[{extra}]'"
+        super().__init__(
+            f"{purpose} needs the Python package '{module}', which is not installed: "
+            f"run `{self.command}`"
+        )
+        self.distribution = distribution
+        self.extra = extra
+        self.module = module
+
+
+def require_extra(module: str, *, distribution: str, extra: str, purpose: str) -> ModuleType:
+    """Import ``module``, or raise :class:`MissingExtraError` naming the install command."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingExtraError(
+            distribution=distribution, extra=extra, module=module, purpose=purpose
+        ) from err

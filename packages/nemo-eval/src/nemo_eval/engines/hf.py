@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError, DeployConfigError, MissingExtraError
+from ..errors import CheckpointError, DeployConfigError, missing_extra
 from .base import (
     EngineSpec,
     GenerateRequest,
@@ -39,7 +39,7 @@ def _import_torch_transformers() -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError as exc:
-        raise MissingExtraError("hf", module=exc.name or "torch", purpose="The hf engine") from None
+        raise missing_extra("hf", module=exc.name or "torch", purpose="The hf engine") from None
     return torch, transformers
 
 
@@ -87,7 +87,7 @@ def convert_gguf(gguf_path: Path, target: Path) -> Path:
     try:
         import gguf  # noqa: F401
     except ImportError:
-        raise MissingExtraError("hf", module="gguf", purpose="Loading a GGUF file") from None
+        raise missing_extra("hf", module="gguf", purpose="Loading a GGUF file") from None
     from filelock import FileLock
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -184,7 +184,7 @@ class HfEngine:
         torch, transformers = _import_torch_transformers()
         path = Path(spec.path)
         if path.is_file() and path.suffix == ".gguf":
-            from ..default_model import nemo_eval_home
+            from ..home import nemo_eval_home
 
             path = convert_gguf(path, gguf_cache_dir(path, home=nemo_eval_home()))
         if not (path / "config.json").is_file():

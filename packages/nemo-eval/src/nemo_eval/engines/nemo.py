@@ -36,8 +36,8 @@ from ..errors import (
     CheckpointError,
     DeployConfigError,
     HardwareError,
-    MissingExtraError,
     RequestError,
+    missing_extra,
 )
 from .base import EngineSpec, GenerateRequest, GenerateResult
 from .nemo_inference import (
@@ -112,7 +112,7 @@ def check_nemo_runtime(spec: EngineSpec) -> dict[str, Any]:
     try:
         import torch
     except ImportError:
-        raise MissingExtraError("hf", module="torch", purpose="The nemo engine") from None
+        raise missing_extra("hf", module="torch", purpose="The nemo engine") from None
     if not torch.cuda.is_available():
         raise HardwareError(
             f"the nemo engine needs a CUDA GPU and this machine has none; serve {spec.path} "
@@ -121,7 +121,7 @@ def check_nemo_runtime(spec: EngineSpec) -> dict[str, Any]:
     try:
         import nemo.collections.llm  # noqa: F401
     except ImportError:
-        raise MissingExtraError(
+        raise missing_extra(
             "nemo",
             module="nemo.collections.llm",
             purpose="The nemo engine",

@@ -17,10 +17,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from nvidia_eval_commons.net import free_port
+
 from ..engines.base import Engine, EngineSpec, GenerateRequest, GenerateResult
 from ..engines.factory import build_engine
-from ..errors import MissingExtraError, ServerStartError
-from .base import BackendOptions, free_port
+from ..errors import ServerStartError, missing_extra
+from .base import BackendOptions
 
 log = logging.getLogger(__name__)
 TRITON_MODEL = "nemo_eval_llm"
@@ -30,7 +32,7 @@ def _import_pytriton() -> Any:
     try:
         import pytriton.triton as triton_module
     except ImportError:
-        raise MissingExtraError(
+        raise missing_extra(
             "pytriton", module="nvidia-pytriton", purpose="The pytriton backend"
         ) from None
     return triton_module
@@ -57,7 +59,6 @@ class PyTritonBackend:
             model_name=options.model_name,
             max_batch_size=options.max_batch_size,
             run_dir=options.run_dir,
-            start_timeout=options.start_timeout,
         )
 
     def __init__(
@@ -67,7 +68,6 @@ class PyTritonBackend:
         model_name: str,
         max_batch_size: int,
         run_dir: Path,
-        start_timeout: float,
     ) -> None:
         triton_module = _import_pytriton()
         import numpy as np
@@ -121,7 +121,6 @@ class PyTritonBackend:
         self._local = threading.local()
         self._clients: list[Any] = []
         self._clients_lock = threading.Lock()
-        self._start_timeout = start_timeout
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)

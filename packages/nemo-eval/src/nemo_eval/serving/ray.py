@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engines.base import Engine, EngineSpec, GenerateRequest, GenerateResult
-from ..errors import MissingExtraError, ServerStartError
+from ..errors import ServerStartError, missing_extra
 from .base import BackendOptions
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def _import_ray() -> tuple[Any, Any]:
         import ray
         from ray import serve
     except ImportError:
-        raise MissingExtraError("ray", module="ray[serve]", purpose="The ray backend") from None
+        raise missing_extra("ray", module="ray[serve]", purpose="The ray backend") from None
     return ray, serve
 
 

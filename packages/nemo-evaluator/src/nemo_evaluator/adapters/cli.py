@@ -101,8 +101,8 @@ def _adapter_config(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Start the server and block until Ctrl-C."""
-    from nvidia_eval_commons.api.api_dataclasses import infer_endpoint_type
     from nvidia_eval_commons.env import read_env
+    from nvidia_eval_commons.openai_url import infer_endpoint_type
 
     from .pipeline import AdapterPipeline
 

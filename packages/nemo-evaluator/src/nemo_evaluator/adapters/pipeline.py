@@ -27,9 +27,9 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from nvidia_eval_commons.api.adapter import AdapterConfig
+from nvidia_eval_commons.openai_url import base_url
 
 from ..errors import ConfigError
 from . import switch_interval
@@ -44,23 +44,6 @@ if TYPE_CHECKING:
 
 STATS_FILE = "adapter_stats.json"
 _log = logging.getLogger(__name__)
-_ENDPOINT_SUFFIX = re.compile(r"/(v1/)?(chat/)?completions/?$")
-
-
-def upstream_base(url: str) -> str:
-    """The base URL client paths such as ``/v1/models`` are appended to.
-
-    ``http://h:8080/v1/completions/`` -> ``http://h:8080``;
-    ``http://h/prefix/v1/chat/completions`` -> ``http://h/prefix``.
-    """
-    parts = urlsplit(url)
-    path = parts.path
-    idx = path.find("/v1/")
-    if idx != -1 or path.endswith("/v1"):
-        path = path[: idx if idx != -1 else len(path) - 3]
-    else:
-        path = _ENDPOINT_SUFFIX.sub("", path)
-    return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}"
 
 
 class AdapterPipeline:
@@ -77,7 +60,7 @@ class AdapterPipeline:
         self.upstream = upstream
         self.env = env
         self.upstream_url = env.upstream_url
-        self.base_url = upstream_base(env.upstream_url)
+        self.base_url = base_url(env.upstream_url)
         self.output_dir = env.output_dir
         self.chain = Chain(interceptors, upstream)
         self._ids = itertools.count(1)
@@ -224,6 +207,11 @@ class AdapterPipeline:
         current, self._aupstream = self._aupstream, None
         if current is not None:
             await current.close()
+
+    @property
+    def request_timeout(self) -> float:
+        """Seconds one upstream attempt may take (the server's channel timeout follows it)."""
+        return float(self.upstream.config.request_timeout)
 
     def serve(
         self, *, host: str = "127.0.0.1", port: int | None = None, threads: int = 16

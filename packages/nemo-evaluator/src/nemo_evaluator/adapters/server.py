@@ -7,22 +7,30 @@ Every path the client calls (``/v1/chat/completions``, ``/v1/completions``, ``/v
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import threading
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import flask
-from waitress import wasyncore
-from waitress.server import create_server
+
+from nvidia_eval_commons.wsgi_server import WsgiServer
 
 from ..errors import ConfigError
-from .types import AdapterRequest
+from .types import AdapterRequest, AdapterResponse
 
-if TYPE_CHECKING:
-    from .pipeline import AdapterPipeline
+
+class ProxiedPipeline(Protocol):
+    """What the server needs of the pipeline it serves (``ProxiedPipeline`` is one)."""
+
+    upstream_url: str
+
+    @property
+    def request_timeout(self) -> float: ...
+
+    def handle(self, request: AdapterRequest, *, client_mode: bool) -> AdapterResponse: ...
+
 
 _log = logging.getLogger(__name__)
 
@@ -42,7 +50,7 @@ class _ProxyRoute:
     share of the per-request cost off the hot path (see bench/adapter_overhead.py).
     """
 
-    def __init__(self, pipeline: AdapterPipeline, flask_wsgi: Any) -> None:
+    def __init__(self, pipeline: ProxiedPipeline, flask_wsgi: Any) -> None:
         self.pipeline = pipeline
         self.flask_wsgi = flask_wsgi
 
@@ -82,7 +90,7 @@ class _ProxyRoute:
         return [content]
 
 
-def create_app(pipeline: AdapterPipeline) -> flask.Flask:
+def create_app(pipeline: ProxiedPipeline) -> flask.Flask:
     """The Flask app of the proxy (usable with any WSGI server)."""
     app = flask.Flask("nemo_evaluator.adapter")
 
@@ -94,27 +102,12 @@ def create_app(pipeline: AdapterPipeline) -> flask.Flask:
     return app
 
 
-def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
-    """Stop a waitress server running on ``thread`` at once.
-
-    The sockets are closed by a thunk on waitress's own loop thread (woken through its
-    trigger), so the loop ends now instead of after its select timeout.
-    """
-    if thread is not None and thread.is_alive():
-        with contextlib.suppress(OSError):  # trigger already closed
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        thread.join(timeout=5)
-    else:
-        wasyncore.close_all(server._map)
-    server.task_dispatcher.shutdown()
-
-
 class AdapterServer:
     """A started proxy with ``.url`` and ``.stop()``; a context manager."""
 
     def __init__(
         self,
-        pipeline: AdapterPipeline,
+        pipeline: ProxiedPipeline,
         *,
         host: str = "127.0.0.1",
         port: int | None = None,
@@ -125,14 +118,14 @@ class AdapterServer:
         self.threads = threads
         self.app = create_app(pipeline)
         try:
-            self._server: Any = create_server(
+            self._server = WsgiServer(
                 self.app,
                 host=host,
                 port=port or 0,
                 threads=threads,
+                name="nemo-evaluator-adapter",
                 connection_limit=max(100, threads * 8),
-                channel_timeout=max(120, int(pipeline.upstream.config.request_timeout) + 30),
-                ident="nemo-evaluator-adapter",
+                channel_timeout=max(120, int(pipeline.request_timeout) + 30),
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
@@ -141,8 +134,7 @@ class AdapterServer:
                     "(or leave it empty for a free one)"
                 ) from None
             raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
-        self.port: int = int(self._server.effective_port)
-        self._thread: threading.Thread | None = None
+        self.port: int = self._server.port
 
     @property
     def url(self) -> str:
@@ -151,24 +143,20 @@ class AdapterServer:
 
     def start(self) -> AdapterServer:
         """Serve on a background thread and return at once."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.run, name=f"adapter-{self.port}", daemon=True
-            )
-            self._thread.start()
+        self._server.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve on this thread until interrupted (the CLI)."""
-        try:
-            self._server.run()
-        finally:
-            self._server.close()
+        self._server.serve_forever()
+
+    def running_threads(self) -> list[threading.Thread]:
+        """The server's loop and worker threads."""
+        return self._server.running_threads()
 
     def stop(self) -> None:
-        """Stop listening and wait for the serving thread; idempotent."""
-        stop_waitress(self._server, self._thread)
-        self._thread = None
+        """Stop listening, close every connection and join every thread; idempotent."""
+        self._server.stop()
 
     def __enter__(self) -> AdapterServer:
         return self.start()

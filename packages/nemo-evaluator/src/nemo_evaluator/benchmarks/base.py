@@ -31,6 +31,7 @@ from nvidia_eval_commons.api.results import (
 )
 
 from ..stats.intervals import score_intervals
+from .fewshot import DEFAULT_FEWSHOT_SEED
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ class Benchmark(ABC):
     @property
     def fewshot_seed(self) -> int:
         """Seed of few-shot selection: ``params.seed``, else lm-eval's default 1234."""
-        return 1234 if self.params.seed is None else self.params.seed
+        return DEFAULT_FEWSHOT_SEED if self.params.seed is None else self.params.seed
 
     def limit_docs(
         self, docs: list[dict[str, Any]], limit: int | float | None

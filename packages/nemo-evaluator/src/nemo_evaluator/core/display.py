@@ -86,19 +86,16 @@ def print_summary(result: EvaluationResult, *, output_dir: str) -> None:
     table.add_column("value", justify="right")
     table.add_column("stderr", justify="right")
     table.add_column("n", justify="right")
-    for kind in (result.tasks, result.groups):
-        for name, entry in kind.items():
-            for metric, mres in entry.metrics.items():
-                for score_name, score in mres.scores.items():
-                    se = score.stats.stderr
-                    table.add_row(
-                        name,
-                        metric,
-                        "" if score_name == metric else score_name,
-                        f"{score.value:.4f}",
-                        "-" if se is None else f"{se:.4f}",
-                        str(score.stats.count),
-                    )
+    for entry in result.iter_scores():
+        se = entry.value.stats.stderr
+        table.add_row(
+            entry.name,
+            entry.metric,
+            entry.label,
+            f"{entry.value.value:.4f}",
+            "-" if se is None else f"{se:.4f}",
+            str(entry.value.stats.count),
+        )
     console = Console(stderr=True)
     console.print(table)
     console.print(

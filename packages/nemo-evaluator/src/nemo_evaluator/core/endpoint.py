@@ -6,28 +6,12 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
+from nvidia_eval_commons.openai_url import base_url
+
 from .errors import EvaluationError
-
-_V1 = "/v1/"
-
-
-def base_url(url: str) -> str:
-    """``http://host:port/prefix`` without the ``/v1/...`` endpoint path."""
-    cut = url.find(_V1)
-    if cut == -1:
-        stripped = url.rstrip("/")
-        return stripped[: -len("/v1")] if stripped.endswith("/v1") else stripped
-    return url[:cut]
-
-
-def endpoint_path(url: str) -> str:
-    """The path (and query) of a URL, e.g. ``/v1/completions/``."""
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _auth(api_key: str | None) -> dict[str, str]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from nvidia_eval_commons.api.results import EvaluationResult
+from nvidia_eval_commons.files import atomic_write
 
 from .errors import OutputDirError
 
@@ -67,38 +66,10 @@ def prepare_output_dir(output_dir: Path) -> None:
         raise output_dir_error(err, output_dir) from None
 
 
-def _file_mode() -> int:
-    """0666 less the process umask (read from /proc: setting it to read it is not thread-safe)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o644
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a results file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, _file_mode())  # mkstemp's 0600 would hide results from colleagues
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_results(result: EvaluationResult, output_dir: Path) -> None:
     data = result.model_dump(mode="json")
-    atomic_write_text(
-        output_dir / RESULTS_JSON, json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    )
-    atomic_write_text(
+    atomic_write(output_dir / RESULTS_JSON, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(
         output_dir / RESULTS_YML, yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     )
 
@@ -108,12 +79,12 @@ def write_samples(samples: list[dict[str, Any]], output_dir: Path) -> None:
     # holds every prompt; this is a large share of a cached re-run), and readers see the same
     # values either way
     lines = "".join(json.dumps(s) + "\n" for s in samples)
-    atomic_write_text(output_dir / SAMPLES_JSONL, lines)
+    atomic_write(output_dir / SAMPLES_JSONL, lines)
 
 
 def write_run_config(config: dict[str, Any], output_dir: Path) -> None:
     """What ``nemo-evaluator run --resume DIR`` needs (never the API key itself)."""
-    atomic_write_text(output_dir / RUN_CONFIG, json.dumps(config, indent=2) + "\n")
+    atomic_write(output_dir / RUN_CONFIG, json.dumps(config, indent=2) + "\n")
 
 
 def read_run_config(output_dir: Path) -> dict[str, Any]:

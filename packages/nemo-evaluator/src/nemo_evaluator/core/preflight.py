@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .endpoint import base_url
+from nvidia_eval_commons.openai_url import base_url
+
 from .errors import PreflightError
 
 CONNECT_TIMEOUT_S = 5.0

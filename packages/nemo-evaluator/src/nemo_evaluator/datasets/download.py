@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path
+
+from nvidia_eval_commons.files import atomic_write
 
 from .errors import DatasetError
 
@@ -16,14 +16,6 @@ CONNECT_TIMEOUT_S = 15.0
 READ_TIMEOUT_S = 120.0
 MAX_BYTES = 512 * 1024 * 1024
 """Refuse anything larger: every file we know of is far smaller."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_bytes(url: str, *, hint: str) -> bytes:
@@ -69,12 +61,4 @@ def write_verified(target: Path, data: bytes, *, expected_sha256: str | None, ur
                 f"sha256 mismatch for {target.name} from {url}: expected {expected_sha256}, "
                 f"got {got}; the source changed, so the file was not used"
             )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, data, suffix=".part")

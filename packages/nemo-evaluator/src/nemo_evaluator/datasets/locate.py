@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from nvidia_eval_commons.files import sha256_file
+
 from ..errors import ConfigError
 from . import download
 from .errors import DatasetError, DatasetMismatchError
@@ -106,7 +108,7 @@ class DataSource:
     def _record(self, name: str, target: Path) -> None:
         if name in self.files:
             return
-        digest = download.sha256_of(target)
+        digest = sha256_file(target)
         # Samples are slices, never the canonical files: nothing to compare them with.
         known = {} if self.kind == "sample" else KNOWN_SHA256.get(self.family, {})
         expected = known.get(name)

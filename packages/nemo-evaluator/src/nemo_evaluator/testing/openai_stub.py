@@ -28,16 +28,16 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import flask
-from waitress.server import create_server
 
-from ..adapters.server import stop_waitress
+from nvidia_eval_commons.net import free_port
+from nvidia_eval_commons.wsgi_server import WsgiServer
+
 from .responses import Reply, chat_completion, completion, default_reply, sse_stream
 
 if TYPE_CHECKING:
@@ -97,16 +97,16 @@ class OpenAIStubServer:
         self._records: collections.deque[RecordedRequest] = collections.deque(maxlen=record_limit)
         self.request_count = 0
         self.app = self._create_app()
-        self._server: Any = create_server(
+        self._server = WsgiServer(
             self.app,
             host=host,
             port=port or 0,
             threads=threads,
+            name="openai-stub",
+            drain_timeout=1.0,
             connection_limit=1000,
-            ident="openai-stub",
         )
-        self.port = int(self._server.effective_port)
-        self._thread: threading.Thread | None = None
+        self.port = self._server.port
 
     # -- public API -------------------------------------------------------------------------
 
@@ -165,25 +165,17 @@ class OpenAIStubServer:
     @staticmethod
     def closed_url() -> str:
         """``http://127.0.0.1:PORT`` of a port nothing listens on (an upstream that is down)."""
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        return f"http://127.0.0.1:{free_port()}"
 
     def start(self) -> OpenAIStubServer:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.run, name="openai-stub", daemon=True
-            )
-            self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        stop_waitress(self._server, self._thread)
-        self._thread = None
+        self._server.stop()
 
     def serve_forever(self) -> None:
-        self._server.run()
+        self._server.serve_forever()
 
     def __enter__(self) -> OpenAIStubServer:
         return self.start()

@@ -81,15 +81,11 @@ class ExportItem:
 
     def stderrs(self) -> dict[str, float]:
         """``{flat metric key: stderr}`` where a stderr is known."""
-        out: dict[str, float] = {}
-        for kind in (self.result.tasks, self.result.groups):
-            for name, entry in kind.items():
-                for metric, res in entry.metrics.items():
-                    for score, value in res.scores.items():
-                        key = f"{name}.{metric}" if score == metric else f"{name}.{metric}.{score}"
-                        if value.stats.stderr is not None:
-                            out[key] = value.stats.stderr
-        return out
+        return {
+            e.key: e.value.stats.stderr
+            for e in self.result.iter_scores()
+            if e.value.stats.stderr is not None
+        }
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nemo_evaluator.core.output import atomic_write_text
+from nvidia_eval_commons.files import atomic_write
 
 from ..errors import ExporterError
 from .base import Exporter, ExportItem
@@ -121,7 +121,7 @@ class LocalExporter(Exporter):
         with _locked(dest):
             kept = [r for r in read_rows(path, fmt) if r.get("job_id") not in mine]
             merged = sorted(kept + rows, key=lambda r: (str(r.get("job_id")), str(r["metric"])))
-            atomic_write_text(path, _render(merged, fmt))
+            atomic_write(path, _render(merged, fmt))
         for item in items:
             target = dest / item.job_id
             target.mkdir(exist_ok=True)

@@ -29,7 +29,7 @@ class WandbExporter(Exporter):
         tags = [str(t) for t in self.options.get("tags") or []]
         dirs = []
         for item in items:
-            run = wandb.init(  # type: ignore[attr-defined]
+            run = wandb.init(
                 project=project,
                 entity=self.options.get("entity"),
                 name=f"{item.task}-{item.job_id}",
@@ -44,7 +44,7 @@ class WandbExporter(Exporter):
                 dir=str(root),
                 mode=mode,
                 reinit="create_new",
-                settings=wandb.Settings(silent=True, console="off"),  # type: ignore[attr-defined]
+                settings=wandb.Settings(silent=True, console="off"),
             )
             try:
                 metrics = item.result.flat_metrics()

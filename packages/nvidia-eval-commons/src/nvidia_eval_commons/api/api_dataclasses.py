@@ -9,11 +9,12 @@ These are the names the public API fixes::
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from ..env import env_reference, is_env_name, read_env
+from ..openai_url import EndpointType, infer_endpoint_type
 from ._strict import StrictModel
 from .adapter import AdapterConfig, InterceptorSpec
 from .results import (
@@ -25,19 +26,6 @@ from .results import (
     ScoreStats,
     TaskResult,
 )
-
-EndpointType = Literal["chat", "completions"]
-
-
-def infer_endpoint_type(url: str) -> EndpointType:
-    """``chat`` for a URL ending in ``/chat/completions``, ``completions`` for one ending in
-    ``/completions``; chat otherwise (the usual for instruction-tuned models)."""
-    path = url.split("?", 1)[0].rstrip("/")
-    if path.endswith("/chat/completions"):
-        return "chat"
-    if path.endswith("/completions"):
-        return "completions"
-    return "chat"
 
 
 class ApiEndpoint(StrictModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .results import EvaluationResult, MetricResult, Score
+from .results import EvaluationResult, MetricResult, Score, iter_metric_scores
 
 PRIMARY_SCORES: tuple[str, ...] = (
     "exact_match.strict-match",
@@ -27,11 +27,7 @@ PRIMARY_SCORES: tuple[str, ...] = (
 
 def named_scores(metrics: Mapping[str, MetricResult]) -> dict[str, Score]:
     """``{"metric" or "metric.score": Score}`` in the result's order."""
-    return {
-        (metric if name == metric else f"{metric}.{name}"): score
-        for metric, result in metrics.items()
-        for name, score in result.scores.items()
-    }
+    return {e.metric_key: e.value for e in iter_metric_scores("", metrics)}
 
 
 def headline_key(names: list[str] | tuple[str, ...] | Mapping[str, object]) -> str | None:

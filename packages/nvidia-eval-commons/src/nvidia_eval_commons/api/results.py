@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
@@ -91,6 +93,41 @@ class RunMetadata(StrictModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ScoreEntry:
+    """One score of a result, with where it sits: ``name`` (a task or group) -> ``metric`` ->
+    ``score``. ``label`` is ``score`` unless it repeats the metric's name (then empty), and
+    ``key`` is the flat ``name.metric[.score]`` used by tables and exporters."""
+
+    name: str
+    metric: str
+    score: str
+    value: Score
+    is_group: bool = False
+
+    @property
+    def label(self) -> str:
+        return "" if self.score == self.metric else self.score
+
+    @property
+    def metric_key(self) -> str:
+        """``metric`` or ``metric.score``: the key within one task."""
+        return f"{self.metric}.{self.score}" if self.label else self.metric
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}.{self.metric_key}"
+
+
+def iter_metric_scores(
+    name: str, metrics: Mapping[str, MetricResult], *, is_group: bool = False
+) -> Iterator[ScoreEntry]:
+    """Every score of one task or group's ``metrics``, in order."""
+    for metric, result in metrics.items():
+        for score, value in result.scores.items():
+            yield ScoreEntry(name, metric, score, value, is_group)
+
+
 class EvaluationResult(StrictModel):
     schema_version: str = RESULTS_SCHEMA_VERSION
     """Layout version of this file (see ``RESULTS_SCHEMA_VERSION``)."""
@@ -98,16 +135,15 @@ class EvaluationResult(StrictModel):
     groups: dict[str, GroupResult] = Field(default_factory=dict)
     metadata: RunMetadata = Field(default_factory=RunMetadata)
 
+    def iter_scores(self) -> Iterator[ScoreEntry]:
+        """Every score of the tasks, then of the groups, in file order."""
+        for is_group, kind in ((False, self.tasks), (True, self.groups)):
+            for name, entry in kind.items():
+                yield from iter_metric_scores(name, entry.metrics, is_group=is_group)
+
     def flat_metrics(self) -> dict[str, float]:
         """``{"task.metric.score": value}`` for tasks and groups, for tables and exporters."""
-        flat: dict[str, float] = {}
-        for kind in (self.tasks, self.groups):
-            for name, entry in kind.items():
-                for metric, result in entry.metrics.items():
-                    for score, value in result.scores.items():
-                        key = f"{name}.{metric}" if score == metric else f"{name}.{metric}.{score}"
-                        flat[key] = value.value
-        return flat
+        return {e.key: e.value.value for e in self.iter_scores()}
 
     def __str__(self) -> str:
         parts = []

@@ -243,6 +243,7 @@ class CachingInterceptor(Interceptor):
                 "cache_hits": self.hits,
                 "cache_misses": self.misses,
                 "cache_stored": self.stored,
+                "cache_write_errors": self.cache.write_errors,
                 "cache_path": str(self.cache.path),
             }
 

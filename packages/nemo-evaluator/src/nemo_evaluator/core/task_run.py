@@ -1,0 +1,430 @@
+"""One benchmark run into one output directory, as an object with three steps.
+
+``TaskRun(...)`` sets up: the benchmark and its documents, the output directory, the journal
+(opened here and closed exactly once, at the end of :meth:`TaskRun.infer`) and run_config.json.
+:meth:`TaskRun.infer` sends the documents the journal does not hold yet. :meth:`TaskRun.finish`
+scores what the journal holds, writes samples.jsonl, report.html and results.yml/.json, and
+prints the summary. ``execute()`` runs the two in order.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nvidia_eval_commons.api.api_dataclasses import (
+    AdapterConfig,
+    EvaluationConfig,
+    EvaluationTarget,
+)
+from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
+from nvidia_eval_commons.openai_url import endpoint_path
+
+from ..adapters.switch_interval import ShortSwitchInterval
+from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
+from ..benchmarks.repeats import Repeated
+from .client import ModelClient
+from .display import ProgressDisplay, print_summary, quiet_requested
+from .endpoint import HttpTransport, resolve_model_id
+from .errors import EvaluationConfigError, TooManyErrorsError
+from .failures import summary_lines
+from .journal import JOURNAL_NAME, Journal
+from .output import prepare_output_dir, write_results, write_run_config, write_samples
+from .preflight import preflight
+from .report import write_report
+from .runner import RunStats, allowed_errors, outputs_from_json, run_docs
+from .settings import (
+    max_error_fraction,
+    result_settings,
+    run_config,
+    target_without_key,
+    versions,
+)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def resume_hint(output_dir: Path, target: EvaluationTarget) -> str:
+    cmd = f"nemo-evaluator run --resume {shlex.quote(str(output_dir))}"
+    ep = target.api_endpoint
+    if ep.api_key_env is not None:
+        cmd += f" --api-key-env {ep.api_key_env}"
+    elif ep.api_key is not None:
+        cmd += " --api-key-env VAR_HOLDING_YOUR_KEY"
+    return cmd
+
+
+def build_pipeline(
+    stack: ExitStack,
+    target: EvaluationTarget,
+    config: EvaluationConfig,
+    adapter: AdapterConfig | None,
+    output_dir: Path,
+) -> tuple[Any, Any]:
+    """The adapter pipeline and the transport the client sends through."""
+    from ..adapters.pipeline import AdapterPipeline
+
+    ep = target.api_endpoint
+    upstream = adapter.api_url if adapter is not None and adapter.api_url else ep.url
+    params = config.params
+    pipeline = AdapterPipeline.from_config(
+        adapter,
+        upstream_url=upstream,
+        output_dir=output_dir,
+        endpoint_type=ep.endpoint_type,
+        api_key=ep.resolved_api_key(),
+        max_retries=params.max_retries,
+        request_timeout=params.request_timeout,
+        sample_timeout=params.sample_timeout,
+    )
+    stack.callback(pipeline.close)
+    if adapter is not None and adapter.local_port is not None:
+        server = pipeline.serve(port=adapter.local_port or None)
+        stack.callback(server.stop)
+        url = server.url.rstrip("/") + endpoint_path(upstream)
+        # the adapter server retries upstream; allow for that in the client's timeout
+        timeout = params.request_timeout * (params.max_retries + 1) + 30.0
+        return pipeline, HttpTransport(url, api_key=None, timeout=timeout)
+    return pipeline, pipeline
+
+
+def prompt_of(bench: Benchmark, doc: dict[str, Any]) -> Any:
+    """The document's prompt, rebuilt (a run does not hold every prompt in memory)."""
+    try:
+        reqs = bench.build_requests(doc)
+    except Exception as err:
+        return f"(could not rebuild the prompt: {err})"
+    if not reqs:
+        return None
+    first = reqs[0]
+    if isinstance(first, GenerationRequest):
+        return first.prompt if first.prompt is not None else list(first.messages or ())
+    return {
+        "context": first.context,
+        "continuations": [getattr(r, "continuation", None) for r in reqs],
+    }
+
+
+def ordered_docs(docs: list[dict[str, Any]], seed: Any) -> list[dict[str, Any]]:
+    """The documents in the run's order: as loaded, or shuffled by ``params.extra.order_seed``
+    (so a growing ``limit_samples`` takes the same random items first)."""
+    if seed is None:
+        return docs
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise EvaluationConfigError(f"params.extra.order_seed={seed!r} must be an integer")
+    return [docs[i] for i in np.random.default_rng(seed).permutation(len(docs))]
+
+
+@dataclass
+class _Tally:
+    """What :meth:`TaskRun.finish` counts while it walks the documents."""
+
+    scores: list[SampleScore] = field(default_factory=list)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+    missing: int = 0
+    cache_hits: int = 0
+    last_error: Any = None
+    error_texts: list[str] = field(default_factory=list)
+
+
+class TaskRun:
+    """One benchmark (``task``) of ``config`` against ``target``, into ``output_dir``."""
+
+    def __init__(
+        self,
+        *,
+        target: EvaluationTarget,
+        config: EvaluationConfig,
+        adapter: AdapterConfig | None,
+        bench: Benchmark,
+        task: str,
+        output_dir: Path,
+    ) -> None:
+        self.target, self.config, self.adapter = target, config, adapter
+        self.bench, self.task, self.output_dir = bench, task, output_dir
+        params = config.params
+        self.rescore = bool(params.extra.get("rescore"))
+        self.fraction = max_error_fraction(params)
+        self.docs = bench.limit_docs(
+            ordered_docs(bench.load_docs(), params.extra.get("order_seed")), params.limit_samples
+        )
+        bench.preflight()
+        settings = result_settings(task=task, target=target, params=params, adapter=adapter)
+        prepare_output_dir(output_dir)
+        self.journal = Journal(output_dir / JOURNAL_NAME, settings=settings).open()
+        if not self.rescore:
+            write_run_config(
+                run_config(target=target, eval_cfg=config, adapter=adapter), output_dir
+            )
+        self.started, self.t0 = now_iso(), time.perf_counter()
+        self.stats = RunStats()
+        self.model_id = target.api_endpoint.model_id
+        done = self.journal.done_ids()
+        self.resumed = sum(1 for d in self.docs if str(d["doc_id"]) in done)
+        self.todo = [] if self.rescore else [d for d in self.docs if str(d["doc_id"]) not in done]
+        self.quiet = quiet_requested(params.extra)
+
+    def execute(self) -> EvaluationResult:
+        stopped = self.infer()
+        return self.finish(stopped=stopped, inference_s=time.perf_counter() - self.t0)
+
+    # -- inference -------------------------------------------------------------------------
+
+    def infer(self) -> TooManyErrorsError | None:
+        """Send the documents still to do; the journal is closed when this returns or raises.
+
+        An early stop (too many failed samples) is returned, to be raised by ``finish`` once
+        the outputs of the finished samples are written; Ctrl-C prints how to resume and
+        propagates.
+        """
+        try:
+            try:
+                if self.todo:
+                    self._send()
+            finally:
+                self.journal.close()
+        except KeyboardInterrupt:
+            saved = len(self.journal.done_ids() & {str(d["doc_id"]) for d in self.docs})
+            print(
+                f"\nInterrupted: {saved} of {len(self.docs)} samples are saved in "
+                f"{self.journal.path}. Resume with: {resume_hint(self.output_dir, self.target)}",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise
+        except TooManyErrorsError as err:
+            return TooManyErrorsError(
+                f"{err} (completed samples are kept in {self.journal.path}; fix the cause and "
+                "run again to resume)"
+            )
+        return None
+
+    def _send(self) -> None:
+        params, ep = self.config.params, self.target.api_endpoint
+        with ExitStack() as stack:
+            stack.enter_context(ShortSwitchInterval())
+            if params.extra.get("preflight", True) is not False:
+                adapter = self.adapter
+                upstream = adapter.api_url if adapter is not None and adapter.api_url else ep.url
+                self.model_id = preflight(
+                    upstream,
+                    endpoint_type=ep.endpoint_type,
+                    api_key=ep.resolved_api_key(),
+                    model_id=self.model_id,
+                )
+            pipeline, transport = build_pipeline(
+                stack, self.target, self.config, self.adapter, self.output_dir
+            )
+            if self.model_id is None:
+                self.model_id = resolve_model_id(
+                    ep.url, api_key=ep.resolved_api_key(), timeout=params.request_timeout
+                )
+            client = ModelClient(
+                transport,
+                endpoint_type=ep.endpoint_type,
+                model_id=self.model_id,
+                max_retries=params.max_retries,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                seed=params.seed,
+                loglikelihood_batch_size=int(params.extra.get("loglikelihood_batch_size", 16)),
+                sample_timeout=params.sample_timeout,
+            )
+            progress = stack.enter_context(
+                ProgressDisplay(
+                    task=self.task,
+                    total=len(self.docs),
+                    completed=self.resumed,
+                    enabled=not self.quiet,
+                )
+            )
+            finished_hook = getattr(pipeline, "sample_finished", None)
+
+            def on_finished(record: dict[str, Any]) -> None:
+                progress.advance(error=bool(record["error"]))
+                if finished_hook is not None:
+                    finished_hook()
+
+            self.stats = run_docs(
+                bench=self.bench,
+                client=client,
+                docs=self.todo,
+                journal=self.journal,
+                parallelism=params.parallelism,
+                total=len(self.docs),
+                max_error_fraction=self.fraction,
+                on_finished=on_finished,
+            )
+
+    # -- scoring and outputs ---------------------------------------------------------------
+
+    def finish(self, *, stopped: TooManyErrorsError | None, inference_s: float) -> EvaluationResult:
+        """Score what the journal holds, write every output file, print the summary.
+
+        After an early stop (``stopped``) samples.jsonl and report.html are written for the
+        samples that finished, the error causes are printed, and ``stopped`` is raised.
+        """
+        tally = self._tally(self._score_pending())
+        docs = self.docs
+        write_samples(tally.samples, self.output_dir)
+        result = self._result(tally, inference_s=inference_s)
+        write_report(result, tally.samples, self.output_dir)
+        for line in summary_lines(tally.error_texts, total=len(docs)):
+            print(line, file=sys.stderr)
+        if stopped is not None:
+            raise stopped
+        if tally.errors > allowed_errors(len(docs), self.fraction):
+            raise TooManyErrorsError(
+                f"{tally.errors} of {len(docs)} samples failed (max_error_fraction="
+                f"{self.fraction}); last error: {tally.last_error}; samples.jsonl and "
+                "report.html show them, run again to retry them"
+            )
+        write_results(result, self.output_dir)
+        if tally.missing:
+            print(
+                f"warning: {tally.missing} of {len(docs)} samples have no journal entry and are "
+                "left out; run without rescore to complete them",
+                file=sys.stderr,
+            )
+        if not self.quiet:
+            print_summary(result, output_dir=str(self.output_dir))
+        return result
+
+    def _score_pending(self) -> dict[str, SampleScore | str]:
+        """Scores of the journal's samples that this process did not score while running
+        (resumed or rescored ones); a scoring failure is its message."""
+        entries, bench = self.journal.entries, self.bench
+        to_score = [
+            d
+            for d in self.docs
+            if (e := entries.get(str(d["doc_id"]))) is not None
+            and not e.get("error")
+            and str(d["doc_id"]) not in self.stats.scores
+        ]
+
+        def score_one(doc: dict[str, Any]) -> tuple[str, SampleScore | str]:
+            doc_id = str(doc["doc_id"])
+            try:
+                return doc_id, bench.score(doc, outputs_from_json(entries[doc_id]["outputs"]))
+            except Exception as err:
+                return doc_id, f"scoring failed: {type(err).__name__}: {err}"
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, bench.params.parallelism))) as pool:
+            return dict(pool.map(score_one, to_score))
+
+    def _tally(self, rescored: dict[str, SampleScore | str]) -> _Tally:
+        entries, t = self.journal.entries, _Tally()
+        for doc in self.docs:
+            doc_id = str(doc["doc_id"])
+            entry = entries.get(doc_id)
+            if entry is None:
+                t.missing += 1
+                continue
+            error = entry.get("error")
+            score: SampleScore | str | None = None
+            if not error:
+                score = self.stats.scores.get(doc_id) or rescored.get(doc_id)
+                if isinstance(score, str):
+                    error, score = score, None
+            if error:
+                t.errors += 1
+                t.last_error = error
+                t.error_texts.append(str(error))
+            else:
+                assert isinstance(score, SampleScore)
+                t.scores.append(score)
+            t.cache_hits += int(bool(entry.get("cache_hit")))
+            for key, value in (entry.get("usage") or {}).items():
+                t.usage[key] = t.usage.get(key, 0) + int(value)
+            t.samples.append(self._sample(doc, entry, score, error))
+        return t
+
+    def _sample(
+        self,
+        doc: dict[str, Any],
+        entry: dict[str, Any],
+        score: SampleScore | str | None,
+        error: Any,
+    ) -> dict[str, Any]:
+        doc_id = str(doc["doc_id"])
+        raw = entry.get("raw")
+        scored = score if isinstance(score, SampleScore) else None
+        return {
+            "doc_id": doc_id,
+            "prompt": prompt_of(self.bench, doc),
+            "response": raw[0] if isinstance(raw, list) and len(raw) == 1 else raw,
+            "extracted": scored.extracted if scored is not None else None,
+            "target": scored.target if scored is not None else None,
+            "score": scored.metrics if scored is not None else None,
+            "group": scored.group if scored is not None else None,
+            "cache_hit": bool(entry.get("cache_hit")),
+            "latency_s": entry.get("latency_s"),
+            "error": error,
+        }
+
+    def _result(self, t: _Tally, *, inference_s: float) -> EvaluationResult:
+        tasks, groups = self.bench.aggregate(t.scores, num_errors=t.errors)
+        duration = time.perf_counter() - self.t0
+        ep, n = self.target.api_endpoint, len(self.docs)
+        return EvaluationResult(
+            tasks=tasks,
+            groups=groups,
+            metadata=RunMetadata(
+                task=self.task,
+                model_id=self.model_id,
+                endpoint_url=ep.url,
+                endpoint_type=ep.endpoint_type,
+                started_at=self.started,
+                finished_at=now_iso(),
+                duration_s=round(duration, 3),
+                num_samples=n,
+                num_errors=t.errors,
+                num_cache_hits=t.cache_hits,
+                token_usage=t.usage,
+                versions=versions(),
+                config={
+                    "config": self.config.model_dump(mode="json"),
+                    "target": target_without_key(self.target),
+                    "adapter": (
+                        self.adapter.model_dump(mode="json") if self.adapter is not None else None
+                    ),
+                },
+                extra={
+                    "counts": {
+                        "samples": n,
+                        "scored": len(t.scores),
+                        "errors": t.errors,
+                        "missing": t.missing,
+                        "resumed_from_journal": 0 if self.rescore else self.resumed,
+                        "cache_hits": t.cache_hits,
+                    },
+                    "timings": {
+                        "inference_s": round(inference_s, 3),
+                        "total_s": round(duration, 3),
+                    },
+                    "max_error_fraction": self.fraction,
+                    "dataset": self.bench.describe_dataset(),
+                    **(
+                        {"repeats": {"n": self.bench.repeats, "seeds": self.bench.seeds()}}
+                        if isinstance(self.bench, Repeated)
+                        else {}
+                    ),
+                },
+            ),
+        )
+
+
+__all__ = ["TaskRun", "build_pipeline", "now_iso", "ordered_docs", "prompt_of", "resume_hint"]

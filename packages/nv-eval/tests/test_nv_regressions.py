@@ -1,0 +1,36 @@
+"""Launcher rules that must hold: ambiguous id prefixes are refused, literal keys are masked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nv_eval.config import masked
+from nv_eval.errors import UnknownIdError
+from nv_eval.store import Store
+
+
+def test_an_ambiguous_prefix_is_refused_and_a_unique_one_resolves(nv_home: Path) -> None:
+    with Store() as store:
+        made: dict[str, list[str]] = {}
+        while not any(len(ids) > 1 for ids in made.values()):  # two ids with one first digit
+            inv, _ = store.create_invocation(executor="local", output_dir="o", config={}, tasks=[])
+            made.setdefault(inv.id[0], []).append(inv.id)
+        first, ids = next((k, v) for k, v in made.items() if len(v) > 1)
+        with pytest.raises(UnknownIdError, match=f"'{first}' is ambiguous"):
+            store.resolve(first)
+        assert store.resolve(ids[0])[0].id == ids[0]
+        assert store.resolve(ids[0][:8])[0].id == ids[0]
+
+
+def test_masked_hides_a_literal_key_and_leaves_the_input_alone() -> None:
+    data = {"target": {"api_endpoint": {"url": "http://h", "api_key": "sk-literal"}}}
+    out = masked(data)
+    assert out["target"]["api_endpoint"]["api_key"] == "***"
+    assert data["target"]["api_endpoint"]["api_key"] == "sk-literal"
+    assert "sk-literal" not in repr(out)
+    assert masked({"target": {"api_endpoint": {"api_key": ""}}})["target"]["api_endpoint"] == {
+        "api_key": ""
+    }
+    assert masked({}) == {}
