@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import errno
+import http.client
 import socket
 import threading
 
 import pytest
-import requests
 
 from nvidia_eval_commons.wsgi_server import WsgiServer
 
@@ -20,11 +20,15 @@ def _app(environ, start_response):  # type: ignore[no-untyped-def]
 
 def test_serves_and_stop_joins_the_loop_and_every_worker() -> None:
     server = WsgiServer(_app, threads=3, name="t-wsgi").start()
-    with requests.Session() as session:  # a keep-alive connection stays open
-        assert session.get(f"{server.url}/ping", timeout=5).text == "/ping"
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:  # an HTTP/1.1 keep-alive connection stays open across stop()
+        conn.request("GET", "/ping")
+        assert conn.getresponse().read() == b"/ping"
         threads = server.running_threads()
         assert len(threads) == 4 and all(t.is_alive() for t in threads)
         server.stop()
+    finally:
+        conn.close()
     assert [t.name for t in threads if t.is_alive()] == []
     server.stop()  # idempotent
     with socket.socket() as sock:
