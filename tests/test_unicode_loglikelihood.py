@@ -6,6 +6,7 @@ no ``text_offset``), which must give the same numbers or a per-sample error."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,12 @@ def test_every_non_ascii_mmlu_test_item(
     items = benchmark_items("mmlu", data_dir)
     assert len(items) >= 4 * 1800  # 1,821 of the 14,042 test questions, all subjects
     assert any(it.name.startswith("mmlu:formal_logic/4/") for it in items)
+    if os.environ.get("NEMO_EVAL_UNICODE_FULL") != "1":
+        # CI's time budget: the first 20 test rows of every subject (where the wrong scores
+        # were first seen); NEMO_EVAL_UNICODE_FULL=1 scores all 1,821 questions (it holds every
+        # answer at once: more than 24 GB of memory, and ~20 min on 2 cores)
+        items = [it for it in items if int(it.name.split("/")[1]) < 20]
+        assert len(items) >= 4 * 100
     check(server, reference, items)
 
 
