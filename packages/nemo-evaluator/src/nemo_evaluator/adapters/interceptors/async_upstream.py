@@ -28,6 +28,7 @@ from .upstream import (
     _Retryable,
     _StatusError,
     _TransportError,
+    attempt_window,
     deadline_error,
     failure_response,
     note_attempts,
@@ -55,11 +56,7 @@ class AsyncUpstreamCall:
         self, request: AdapterRequest, url: str, call_deadline: float | None
     ) -> AdapterResponse:
         """One attempt, all of it (connect, send, read) within ``request_timeout``."""
-        now = time.monotonic()
-        deadline = now + self.config.request_timeout
-        if call_deadline is not None:
-            deadline = min(deadline, call_deadline)
-        left = max(deadline - now, 0.001)
+        _, left = attempt_window(self.config, call_deadline)
         timeout = aiohttp.ClientTimeout(
             total=left, sock_connect=min(self.config.connect_timeout, left)
         )

@@ -191,6 +191,16 @@ def note_attempts(response: AdapterResponse) -> None:
             response.mark_dirty()
 
 
+def attempt_window(config: UpstreamConfig, call_deadline: float | None) -> tuple[float, float]:
+    """The monotonic deadline of one attempt (``request_timeout``, cut at the call's deadline)
+    and the seconds left until it (at least 1 ms)."""
+    now = time.monotonic()
+    deadline = now + config.request_timeout
+    if call_deadline is not None:
+        deadline = min(deadline, call_deadline)
+    return deadline, max(deadline - now, 0.001)
+
+
 def _stream_body(resp: urllib3.BaseHTTPResponse, watch: Watch) -> Iterator[bytes]:
     try:
         if resp.chunked:
@@ -234,11 +244,7 @@ class UpstreamCall:
         self, request: AdapterRequest, url: str, stream: bool, call_deadline: float | None
     ) -> AdapterResponse:
         """One attempt, all of it (connect, send, read) within ``request_timeout``."""
-        now = time.monotonic()
-        deadline = now + self.config.request_timeout
-        if call_deadline is not None:
-            deadline = min(deadline, call_deadline)
-        left = max(deadline - now, 0.001)
+        deadline, left = attempt_window(self.config, call_deadline)
         timeout = urllib3.Timeout(connect=min(self.config.connect_timeout, left), read=left)
         with attempt_deadline(deadline) as watch:
             try:
