@@ -67,6 +67,42 @@ def _messages(context: str) -> tuple[dict[str, str], ...]:
     return ({"role": "user", "content": context},)
 
 
+class _PerDoc:
+    """A task's ``doc_to_target`` / ``doc_to_choice``, computed once per document.
+
+    lm-eval renders these Jinja templates anew on every call (``lm_eval.utils.apply_template``
+    compiles the template each time), and ``process_results`` calls them again per filter while
+    the run scores. Set on the task object, this wrapper answers a document it has seen from
+    its memo; a call with another argument (the few-shot ``doc_to_target`` override) goes to
+    lm-eval's method unchanged. Keyed by the document object itself, which the memo keeps.
+    """
+
+    def __init__(self, method: Any) -> None:
+        self.method = method
+        self.memo: dict[int, tuple[Any, Any]] = {}
+
+    def __call__(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return self.method(doc, *args, **kwargs)
+        hit = self.memo.get(id(doc))
+        if hit is not None and hit[0] is doc:
+            return hit[1]
+        value = self.method(doc)
+        self.memo[id(doc)] = (doc, value)
+        return value
+
+
+MEMOIZED = ("doc_to_target", "doc_to_choice")
+"""The task methods :class:`_PerDoc` wraps."""
+
+
+def _memoize(task: Any) -> None:
+    for name in MEMOIZED:
+        method = getattr(task, name, None)
+        if callable(method) and not isinstance(method, _PerDoc):
+            setattr(task, name, _PerDoc(method))
+
+
 def _jsonable(value: Any) -> Any:
     try:
         json.dumps(value)
@@ -166,6 +202,7 @@ class LmEvalBenchmark(Benchmark):
         )
         for name, task in self._tasks.items():
             self._configure(task)
+            _memoize(task)
             task.build_all_requests(
                 limit=get_sample_size(task, self.params.limit_samples),
                 rank=0,
@@ -181,6 +218,7 @@ class LmEvalBenchmark(Benchmark):
             for index in sorted(by_doc):
                 doc_id = f"{name}/{index}"
                 self._instances[doc_id] = sorted(by_doc[index], key=lambda i: i.idx)
+                task.doc_to_target(by_doc[index][0].doc)  # rendered now, not while scoring
                 docs.append({"doc_id": doc_id, "task": name, "index": index})
         return docs
 
