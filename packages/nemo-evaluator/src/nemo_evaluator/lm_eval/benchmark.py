@@ -30,6 +30,7 @@ from ..benchmarks.base import (
     Request,
     SampleScore,
 )
+from ..benchmarks.repeats import repeat_seed
 from .aggregate import aggregate_results
 from .catalog import (
     LOGLIKELIHOOD_TYPES,
@@ -41,6 +42,7 @@ from .catalog import (
 )
 from .data import Overlay, digest, offline_hint
 from .errors import LmEvalTaskError, require_lm_eval
+from .per_doc import memoize_per_doc
 
 log = logging.getLogger(__name__)
 
@@ -65,42 +67,6 @@ def _messages(context: str) -> tuple[dict[str, str], ...]:
     if isinstance(value, list) and all(isinstance(m, dict) for m in value):
         return tuple({"role": str(m["role"]), "content": str(m["content"])} for m in value)
     return ({"role": "user", "content": context},)
-
-
-class _PerDoc:
-    """A task's ``doc_to_target`` / ``doc_to_choice``, computed once per document.
-
-    lm-eval renders these Jinja templates anew on every call (``lm_eval.utils.apply_template``
-    compiles the template each time), and ``process_results`` calls them again per filter while
-    the run scores. Set on the task object, this wrapper answers a document it has seen from
-    its memo; a call with another argument (the few-shot ``doc_to_target`` override) goes to
-    lm-eval's method unchanged. Keyed by the document object itself, which the memo keeps.
-    """
-
-    def __init__(self, method: Any) -> None:
-        self.method = method
-        self.memo: dict[int, tuple[Any, Any]] = {}
-
-    def __call__(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:
-            return self.method(doc, *args, **kwargs)
-        hit = self.memo.get(id(doc))
-        if hit is not None and hit[0] is doc:
-            return hit[1]
-        value = self.method(doc)
-        self.memo[id(doc)] = (doc, value)
-        return value
-
-
-MEMOIZED = ("doc_to_target", "doc_to_choice")
-"""The task methods :class:`_PerDoc` wraps."""
-
-
-def _memoize(task: Any) -> None:
-    for name in MEMOIZED:
-        method = getattr(task, name, None)
-        if callable(method) and not isinstance(method, _PerDoc):
-            setattr(task, name, _PerDoc(method))
 
 
 def _jsonable(value: Any) -> Any:
@@ -202,7 +168,7 @@ class LmEvalBenchmark(Benchmark):
         )
         for name, task in self._tasks.items():
             self._configure(task)
-            _memoize(task)
+            memoize_per_doc(task)
             task.build_all_requests(
                 limit=get_sample_size(task, self.params.limit_samples),
                 rank=0,
@@ -253,10 +219,23 @@ class LmEvalBenchmark(Benchmark):
             return GenerationRequest(messages=_messages(context), **common)
         return GenerationRequest(prompt=context, **common)
 
+    def repeat_seeds(self, repeats: int) -> list[int | None]:
+        """The seeds of an instance's copies: ``params.seed`` when it is sent once; with the
+        task's ``repeats: N``, copy ``k`` gets seed ``params.seed + k`` (0 + k without one),
+        the native ``params.repeats`` rule, so each copy is its own sample and cache entry."""
+        if repeats <= 1:
+            return [self.params.seed]
+        return [repeat_seed(self.params.seed, k, 0, 1) for k in range(repeats)]
+
     def build_requests(self, doc: dict[str, Any]) -> list[Request]:
         reqs: list[Request] = []
         for inst in self._instances[doc["doc_id"]]:
-            reqs.extend([self._request(inst)] * int(inst.repeats or 1))
+            req = self._request(inst)
+            seeds = self.repeat_seeds(int(inst.repeats or 1))
+            if isinstance(req, GenerationRequest) and len(seeds) > 1:
+                reqs.extend(dataclasses.replace(req, seed=seed) for seed in seeds)
+            else:  # a log-likelihood is deterministic: its copies are one request, cached
+                reqs.extend([req] * len(seeds))
         return reqs
 
     # -- scoring ----------------------------------------------------------------------------
@@ -334,6 +313,7 @@ class LmEvalBenchmark(Benchmark):
                         "version": _jsonable(task.VERSION),
                         "config_sha256": digest(task.dump_config()),
                         "num_fewshot": task.get_config("num_fewshot"),
+                        **_repeats_entry(self, task),
                         "data": provenance.get(name, {"from": "lm-eval task dataset"}),
                     }
                     for name, task in self._tasks.items()
@@ -341,6 +321,14 @@ class LmEvalBenchmark(Benchmark):
                 "groups": {name: _jsonable(g.version) for name, g in self._groups.items()},
             }
         }
+
+
+def _repeats_entry(bench: LmEvalBenchmark, task: Any) -> dict[str, Any]:
+    """``repeats`` and the seed of each copy, for a task that samples a document repeatedly."""
+    repeats = int(task.get_config("repeats") or 1)
+    if repeats <= 1:
+        return {}
+    return {"repeats": {"n": repeats, "seeds": bench.repeat_seeds(repeats)}}
 
 
 def refuse_unsafe_code(name: str, unsafe: list[str]) -> None:
