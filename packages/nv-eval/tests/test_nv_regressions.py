@@ -34,3 +34,26 @@ def test_masked_hides_a_literal_key_and_leaves_the_input_alone() -> None:
         "api_key": ""
     }
     assert masked({}) == {}
+
+
+def test_status_progress_of_a_per_subject_limit_is_documents_over_documents(
+    tmp_path: Path,
+) -> None:
+    """MMLU with ``limit_samples: 2`` plans 2 documents in each of 57 subjects: 114 in all."""
+    from nemo_evaluator.core.journal import JOURNAL_NAME, Journal
+    from nv_eval.launcher import progress
+    from nv_eval.store import JobRecord
+
+    job = JobRecord(
+        id="i.0", invocation_id="i", idx=0, task="mmlu", state="running",
+        job_dir=str(tmp_path), output_dir=str(tmp_path / "results"),
+    )  # fmt: skip
+    assert progress(job) == (0, None)  # the job has not written its journal yet
+    with Journal(
+        tmp_path / "results" / JOURNAL_NAME, settings={}, planned=114, flush_every=1
+    ).open() as j:
+        for i in range(113):
+            j.append({"doc_id": f"subject_{i // 2}/{i % 2}", "error": None})
+        assert progress(job) == (113, 114)
+        j.append({"doc_id": "subject_56/1", "error": None})
+    assert progress(job) == (114, 114)

@@ -246,18 +246,11 @@ def kill(store: Store, inv: InvocationRecord, job: JobRecord | None) -> list[Job
     return store.jobs(inv.id)
 
 
-def progress(job: JobRecord, config: dict[str, Any]) -> tuple[int, int | None]:
-    """(samples done, total if known) from the evaluation's journal."""
-    journal = Path(job.output_dir) / "journal.jsonl"
-    done = 0
-    try:
-        with open(journal, "rb") as fh:
-            done = sum(1 for line in fh if b'"kind": "sample"' in line)
-    except OSError:
-        pass
-    limit = (config.get("config", {}).get("params") or {}).get("limit_samples")
-    total = limit if isinstance(limit, int) else None
-    return done, total
+def progress(job: JobRecord) -> tuple[int, int | None]:
+    """(samples done, samples planned if known) from the evaluation's journal."""
+    from nemo_evaluator.core.journal import JOURNAL_NAME, read_progress
+
+    return read_progress(Path(job.output_dir) / JOURNAL_NAME)
 
 
 def logs(inv: InvocationRecord, job: JobRecord) -> str:

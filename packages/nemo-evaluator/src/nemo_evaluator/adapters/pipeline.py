@@ -34,12 +34,12 @@ from nvidia_eval_commons.openai_url import base_url
 from ..errors import ConfigError
 from . import switch_interval
 from .chain import Chain, build_interceptors, specs_from_config
-from .interceptors._summary import write_json_atomic
-from .interceptors.upstream import UpstreamCall, UpstreamConfig, error_response
-from .types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
+from .interceptor import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
+from .log_files import write_json_atomic
+from .upstream import UpstreamCall, UpstreamConfig, error_response
 
 if TYPE_CHECKING:
-    from .interceptors.async_upstream import AsyncUpstreamCall
+    from .async_upstream import AsyncUpstreamCall
     from .server import AdapterServer
 
 STATS_FILE = "adapter_stats.json"
@@ -192,7 +192,7 @@ class AdapterPipeline:
         return self._counted(response, ctx)
 
     def _async_upstream(self) -> AsyncUpstreamCall:
-        from .interceptors.async_upstream import AsyncUpstreamCall
+        from .async_upstream import AsyncUpstreamCall
 
         loop = asyncio.get_running_loop()
         current = self._aupstream

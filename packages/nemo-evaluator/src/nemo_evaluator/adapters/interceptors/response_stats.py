@@ -14,11 +14,19 @@ from pydantic import Field
 
 from nvidia_eval_commons.api._strict import StrictModel
 
-from ..types import AdapterResponse, ChainEnv, Interceptor, RequestContext
-from ._summary import percentile, write_json_atomic
+from ..interceptor import AdapterResponse, ChainEnv, Interceptor, RequestContext
+from ..log_files import write_json_atomic
 
 STATS_FILE = "response_stats.json"
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def _percentile(sorted_values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1) of already sorted values, nearest-rank; ``None`` if empty."""
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
 
 
 class ResponseStatsConfig(StrictModel):
@@ -33,6 +41,7 @@ class ResponseStatsInterceptor(Interceptor):
 
     name = "response_stats"
     config_model = ResponseStatsConfig
+    changes_results = False
 
     def __init__(self, config: ResponseStatsConfig, *, env: ChainEnv) -> None:
         super().__init__(config, env=env)
@@ -85,9 +94,9 @@ class ResponseStatsInterceptor(Interceptor):
                 "usage": {k: self.usage.get(k, 0) for k in _USAGE_KEYS},
                 "latency_s": {
                     "mean": self.latency_sum / self.count if self.count else None,
-                    "p50": percentile(lat, 0.5),
-                    "p90": percentile(lat, 0.9),
-                    "p99": percentile(lat, 0.99),
+                    "p50": _percentile(lat, 0.5),
+                    "p90": _percentile(lat, 0.9),
+                    "p99": _percentile(lat, 0.99),
                     "max": lat[-1] if lat else None,
                 },
             }
