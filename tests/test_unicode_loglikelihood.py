@@ -6,6 +6,7 @@ no ``text_offset``), which must give the same numbers or a per-sample error."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,8 +26,8 @@ from unicode_scoring import (
 from nemo_evaluator.core.errors import ResponseFormatError
 from nemo_evaluator.core.loglikelihood import continuation_logprob
 
-# the MMLU set is 7,280 prompts (364k tokens, twice through the model: server and reference):
-# about 10 minutes on an idle 2-core machine, longer under load; memory stays near 2 GB
+# the full MMLU set is 7,280 prompts (364k tokens, twice through the model: server and
+# reference); by default the test scores its first 20 rows per subject (see below)
 pytestmark = [pytest.mark.slow, pytest.mark.model, pytest.mark.timeout(3600)]
 TOLERANCE = 1e-4
 # items per step of the streamed comparison (a multiple of MMLU's four choices)
@@ -118,6 +119,13 @@ def test_every_non_ascii_mmlu_test_item(
     # a trailing U+0085 that the prompt's whitespace strip removes, so 1,820 prompts hold one
     assert len(items) == 4 * 1820
     assert any(it.name.startswith("mmlu:formal_logic/4/") for it in items)
+    if os.environ.get("NEMO_EVAL_UNICODE_FULL") != "1":
+        # CI's time budget: the first 20 test rows of every subject (where the wrong scores
+        # were first seen), 170 questions. NEMO_EVAL_UNICODE_FULL=1 scores all 1,820: memory
+        # stays near 2.4 GB, but it is 364k prompt tokens through the model twice, about 27
+        # CPU-minutes (over an hour of wall time on a shared 2-core machine)
+        items = [it for it in items if int(it.name.split("/")[1]) < 20]
+        assert len(items) == 4 * 170
     check(server, reference, items)
 
 
