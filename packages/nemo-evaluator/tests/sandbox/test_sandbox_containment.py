@@ -8,16 +8,16 @@ cgroup) stops.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from nemo_evaluator.sandbox import SandboxLimits, check_many, run_program
+from nemo_evaluator.sandbox import SandboxLimits, cgroup, check_many, identity, run_program
 
 AUTO = SandboxLimits(timeout_s=3.0)
 GUARD_ONLY = SandboxLimits(timeout_s=3.0, isolation="unsafe")
@@ -116,6 +116,47 @@ def test_fork_bomb_is_capped_and_every_process_is_gone(pids_cgroup, leftovers):
         assert neighbour.duration_s < 1.5
 
 
+COUNT_FORKS = PRINT_WORKDIR + (
+    "import posix, time\n"
+    "n = 0\n"
+    "while True:\n"
+    "    try:\n"
+    "        pid = posix.fork()\n"
+    "    except OSError:\n"
+    "        break\n"
+    "    if pid == 0:\n"
+    "        time.sleep(30)\n"  # each child stays: the count only grows
+    "        posix._exit(0)\n"
+    "    n += 1\n"
+    "print(n, os.getuid(), flush=True)\n"
+)
+
+
+@pytest.mark.slow
+def test_as_root_without_a_pids_cgroup_the_private_uid_caps_a_fork_bomb(
+    bubblewrap, monkeypatch, leftovers
+):
+    if os.geteuid() != 0:
+        pytest.skip("root only; an ordinary user's cap is test_an_ordinary_user_gets_the_same_...")
+    monkeypatch.setattr(cgroup, "_bases", cgroup._Bases())  # as on a host with no writable tree
+    limits = SandboxLimits(timeout_s=3.0, max_processes=8)
+    result = run_program(COUNT_FORKS, limits=limits)
+    assert result.passed, result.stderr
+    name, counted = result.stdout.splitlines()
+    forks, uid = (int(v) for v in counted.split())
+    assert forks == limits.max_processes - 1  # RLIMIT_NPROC counts the bootstrap too
+    assert identity.PRIVATE_UID_BASE <= uid < identity.PRIVATE_UID_BASE + identity.PRIVATE_UID_SPAN
+    assert "cgroup-pids" not in result.isolation and result.weaknesses == ()
+    assert leftovers(name) == []
+    # The real, exponential bomb: capped, then killed with its namespace at the deadline.
+    bomb = PRINT_WORKDIR + "import posix\nwhile True:\n    try:\n        posix.fork()\n"
+    bomb += "    except OSError:\n        pass\n"
+    result = run_program(bomb, limits=SandboxLimits(timeout_s=2.0, max_processes=32))
+    assert result.status == "timeout" and result.duration_s < 4.0
+    assert leftovers(_workdir(result.stdout)) == []
+    assert _machine_responds()
+
+
 def test_the_cpu_quota_caps_a_busy_program(bubblewrap):
     probe = run_program("pass")
     if "cgroup-cpu" not in probe.isolation:
@@ -194,60 +235,32 @@ def test_allocating_10_gb_fails_quickly_with_status_memory(bubblewrap):
     assert result.stdout == ""
 
 
-class _CountingServer:
-    """A real TCP server on 127.0.0.1 that counts accepted connections."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
-
 @pytest.fixture
-def server():
-    srv = _CountingServer()
-    yield srv
-    srv.close()
+def server(make_listener):
+    return make_listener(socket.AF_INET, ("127.0.0.1", 0))
 
 
 def test_socket_connect_to_a_listening_server_never_arrives(server, limits):
     # The server is reachable from here: the sandbox is what stops the program.
-    with socket.create_connection(("127.0.0.1", server.port), timeout=2):
+    port = server.address[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
     deadline = time.monotonic() + 2
-    while server.accepted < 1 and time.monotonic() < deadline:
+    while len(server.received) < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert server.accepted == 1
+    assert len(server.received) == 1
     attacks = [
         "import socket\n"
-        f"s = socket.create_connection(('127.0.0.1', {server.port}), timeout=1)\n"
+        f"s = socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
         "s.sendall(b'hello')\n"
     ]
     if limits.isolation != "unsafe":  # the raw module bypasses the guard; the netns stops it
-        attacks.append(f"import _socket\n_socket.socket().connect(('127.0.0.1', {server.port}))\n")
+        attacks.append(f"import _socket\n_socket.socket().connect(('127.0.0.1', {port}))\n")
     for attack in attacks:
         result = run_program(attack, limits=limits)
         assert result.status == "failed", attack
     time.sleep(0.3)
-    assert server.accepted == 1
+    assert len(server.received) == 1
 
 
 def test_the_working_directory_is_writable_and_removed_afterwards(limits):

@@ -56,7 +56,7 @@ def _job_rows(inv: Any, jobs: list[Any]) -> list[dict[str, Any]]:
 
     rows = []
     for job in jobs:
-        done, total = progress(job, inv.config)
+        done, total = progress(job)
         rows.append(
             {
                 "job_id": job.id,

@@ -160,7 +160,9 @@ class TaskRun:
         bench.preflight()
         settings = result_settings(task=task, target=target, params=params, adapter=adapter)
         prepare_output_dir(output_dir)
-        self.journal = Journal(output_dir / JOURNAL_NAME, settings=settings).open()
+        self.journal = Journal(
+            output_dir / JOURNAL_NAME, settings=settings, planned=len(self.docs)
+        ).open()
         if not self.rescore:
             write_run_config(
                 run_config(target=target, eval_cfg=config, adapter=adapter), output_dir
