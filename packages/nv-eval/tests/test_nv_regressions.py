@@ -57,3 +57,26 @@ def test_status_progress_of_a_per_subject_limit_is_documents_over_documents(
         assert progress(job) == (113, 114)
         j.append({"doc_id": "subject_56/1", "error": None})
     assert progress(job) == (114, 114)
+
+
+def test_a_job_file_reads_back_as_written_and_old_files_get_the_defaults(tmp_path: Path) -> None:
+    import json
+
+    from nv_eval.job import JOB_FILE, JobFile
+
+    job = JobFile(
+        job_id="abc.1",
+        task="gsm8k",
+        executor="slurm",
+        target={"api_endpoint": {"url": "http://127.0.0.1:1/v1/completions"}},
+        config={"type": "gsm8k", "output_dir": "results"},
+        exporters=[{"type": "local"}],
+        launcher_config={"target": {"api_endpoint": {"api_key": "***"}}},
+    )
+    path = tmp_path / JOB_FILE
+    path.write_text(job.dumps(), encoding="utf-8")
+    assert JobFile.load(path) == job
+    minimal = {k: json.loads(job.dumps())[k] for k in ("job_id", "task", "target", "config")}
+    path.write_text(json.dumps(minimal), encoding="utf-8")
+    old = JobFile.load(path)
+    assert (old.executor, old.deployment, old.exporters, old.launcher_config) == ("", None, [], {})

@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from .request_counters import RequestCounters
+
 _UNSET: Any = object()
 
 
@@ -157,6 +159,8 @@ class ChainEnv:
     upstream_url: str
     """The full endpoint URL given at start-up."""
     endpoint_type: str = "chat"
+    counters: RequestCounters = field(default_factory=RequestCounters)
+    """The pipeline's counts of its final answers (read them; the pipeline records)."""
 
 
 class Interceptor:

@@ -22,7 +22,6 @@ from ..sandbox.types import ISOLATIONS
 from ..stats.estimators import pass_at_k
 from .base import GenerationOutput, GenerationRequest, Output, Request, SampleScore
 from .common import SourcedBenchmark
-from .extraction import truncate_at_stops
 
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 K_VALUES = (1, 10, 100)
@@ -129,7 +128,7 @@ class HumanEval(SourcedBenchmark):
         for out in outputs:
             if not isinstance(out, GenerationOutput):
                 raise TypeError(f"expected a GenerationOutput, got {type(out).__name__}")
-            completions.append(truncate_at_stops(out.text, STOP_SEQUENCES))
+            completions.append(out.text)  # already cut at STOP_SEQUENCES by the client
         statuses = []
         passed = 0
         for completion in completions:
