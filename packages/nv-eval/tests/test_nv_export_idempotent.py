@@ -163,8 +163,9 @@ def test_wandb_offline_export_twice_keeps_one_run_per_job(
     _export(tmp_path, items, "wandb")
     first = runs()
     assert sorted(task_of(r) for r in first) == ["arc_easy", "gsm8k"]
-    assert "2 unchanged, skipped" in _export(tmp_path, items, "wandb")
+    again = _export(tmp_path, items, "wandb")
     assert runs() == first  # no second run, the first ones untouched
+    assert "2 unchanged, skipped" in again
     # the job's results change (a resumed job): its run is replaced, still one per job
     results = job_dirs[f"{INV}.0"] / "results.json"
     original = results.read_text()
