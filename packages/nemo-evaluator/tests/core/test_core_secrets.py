@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -12,34 +11,10 @@ import requests
 from nemo_evaluator.adapters.pipeline import AdapterPipeline
 from nemo_evaluator.core.evaluate import evaluate
 from nemo_evaluator.testing import OpenAIStubServer
+from nemo_evaluator.testing.secrets import KEY_SHAPES, files_holding
 from nvidia_eval_commons.env import MissingEnvVarError
 
-# the shapes a real key takes: one of them looks exactly like an environment variable's name
-KEYS = {
-    "upper": "ABC_DEF_123_XYZ9",
-    "sk": "sk-proj-Ab12Cd34Ef56Gh78",
-    "symbols": "p@$s:w0rd!#%&*+/=?^~'\"`|<>",
-}
-
-
-def forms(key: str) -> list[bytes]:
-    """The key as text, JSON-escaped, URL-ish and base64: none may appear in any file."""
-    return [
-        key.encode(),
-        json.dumps(key)[1:-1].encode(),
-        base64.b64encode(key.encode()),
-        f"Bearer {key}".encode(),
-    ]
-
-
-def files_holding(root: Path, key: str) -> list[str]:
-    found = []
-    for path in root.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            if any(f in data for f in forms(key)):
-                found.append(str(path.relative_to(root)))
-    return found
+KEYS = KEY_SHAPES
 
 
 def _run(url: str, out: Path, endpoint_key: dict[str, str], *, server_mode: bool) -> None:
