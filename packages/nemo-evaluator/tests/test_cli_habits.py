@@ -158,3 +158,14 @@ def test_export_lm_eval_layout_reads_back(tmp_path: Path, shared_data_path: Path
     assert first["metrics"] == ["acc", "acc_norm"] and first["acc"] in (0.0, 1.0)
     assert len(first["arguments"]) == len(first["resps"]) == 4  # one per choice
     assert first["arguments"]["gen_args_0"]["arg_0"].startswith("Question:")
+
+
+def test_ls_into_a_closed_pipe_ends_quietly_with_141() -> None:
+    """``nemo-evaluator ls --json | head -0`` prints no traceback and exits as SIGPIPE would."""
+    proc = subprocess.Popen(
+        [str(SCRIPT), "ls", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (141, b"")

@@ -64,3 +64,19 @@ def test_run_status_and_ls_json_on_stdout(tmp_path: Path, stub: object) -> None:
     row = json.loads(results.read_text())["results"]["arc_easy"]
     assert row["acc,none"] == job["metrics"]["arc_easy.acc"]
     assert len(list(folder.glob("samples_arc_easy_*.jsonl"))) == 1
+
+
+def test_ls_into_a_closed_pipe_ends_quietly_with_141(tmp_path: Path) -> None:
+    """``nv-eval ls tasks --json | head -0`` prints no traceback and exits as SIGPIPE would."""
+    env = {**os.environ, "NV_EVAL_HOME": str(tmp_path / "h")}
+    proc = subprocess.Popen(
+        [str(SCRIPT), "ls", "tasks", "--json"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=300)
+    assert (proc.returncode, err) == (141, b"")

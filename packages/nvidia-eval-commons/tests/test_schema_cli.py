@@ -68,3 +68,17 @@ def test_results_schema_versions_results_json(tmp_path: Path) -> None:
     assert EvaluationResult.model_validate(data).schema_version == RESULTS_SCHEMA_VERSION
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**data, "taks": {}}, schema)
+
+
+def test_a_reader_that_closes_the_pipe_ends_it_quietly_with_141() -> None:
+    """``nvidia-eval-schema | head -0``: no traceback, the SIGPIPE status, for every CLI's ``main``."""
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("nvidia-eval-schema"))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the first byte is written
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141, err
+    assert err == b""

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from nvidia_eval_commons.api.plugins import SERVING_BACKENDS
+from nvidia_eval_commons.cli_parser import quiet_on_closed_stdout
 from nvidia_eval_commons.errors import MissingExtraError
 
 from .errors import DeployConfigError, NemoEvalError
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@quiet_on_closed_stdout
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from nvidia_eval_commons.cli_parser import quiet_on_closed_stdout
 from nvidia_eval_commons.openai_url import with_endpoint
 
 # Modules that add a subcommand: each has ``add_parser(subparsers)`` and sets ``func`` on it.
@@ -328,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@quiet_on_closed_stdout
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nemo_evaluator.adapters.interceptors.upstream import UpstreamConfig
+from nemo_evaluator.adapters.upstream import UpstreamConfig
 
 
 def fast_retries(max_retries: int = 3, request_timeout: float = 5.0) -> UpstreamConfig:

@@ -14,8 +14,8 @@ import pytest
 from adapter_support import chat_payload, fast_retries
 
 from nemo_evaluator.adapters.adapter_config import AdapterConfig
+from nemo_evaluator.adapters.interceptor import AdapterResponse
 from nemo_evaluator.adapters.pipeline import AdapterPipeline
-from nemo_evaluator.adapters.types import AdapterResponse
 from nemo_evaluator.testing import OpenAIStubServer
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from nemo_evaluator.adapters import registry
 from nemo_evaluator.adapters.adapter_config import AdapterConfig, InterceptorSpec
 from nemo_evaluator.adapters.chain import specs_from_config
-from nemo_evaluator.adapters.types import AdapterResponse, Interceptor
+from nemo_evaluator.adapters.interceptor import AdapterResponse, Interceptor
 from nemo_evaluator.errors import ConfigError, NemoEvaluatorError, UnknownInterceptorError
 from nvidia_eval_commons.errors import ConfigError as CommonsConfigError
 
@@ -132,7 +132,7 @@ def test_entry_point_interceptor_is_discovered(
         textwrap.dedent(
             """
             from pydantic import BaseModel
-            from nemo_evaluator.adapters.types import Interceptor
+            from nemo_evaluator.adapters.interceptor import Interceptor
 
             class TagConfig(BaseModel):
                 tag: str

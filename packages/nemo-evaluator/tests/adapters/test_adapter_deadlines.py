@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from nemo_evaluator.adapters.interceptor import AdapterResponse
 from nemo_evaluator.adapters.pipeline import AdapterPipeline
-from nemo_evaluator.adapters.types import AdapterResponse
 from nemo_evaluator.core.evaluate import evaluate
 
 ANSWER = json.dumps(

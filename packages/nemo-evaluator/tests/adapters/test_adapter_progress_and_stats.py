@@ -105,6 +105,11 @@ def test_response_stats_summary(make_pipeline, tmp_path) -> None:
     assert stats["finish_reasons"] == {"stop": 2, "length": 1}
     assert stats["usage"]["completion_tokens"] == 3 + 3 + 1
     assert stats["latency_s"]["p50"] > 0
+    # one set of counters: the pipeline's summary says the same
+    adapter = json.loads((pipeline.output_dir / "adapter_stats.json").read_text())
+    assert adapter["requests"] == stats["responses"] and adapter["cache_hits"] == 1
+    assert adapter["status_codes"] == stats["status_codes"]
+    assert adapter["mean_latency_s"] == stats["latency_s"]["mean"]
     names = {p.name for p in pipeline.output_dir.iterdir()}
     assert {
         "adapter_stats.json",

@@ -61,7 +61,7 @@ def test_reasoning_content_field_is_counted_and_optionally_dropped(make_pipeline
     )
     pipeline = make_pipeline(cfg, url=upstream.chat_url)
     ic = pipeline.interceptors[0]
-    from nemo_evaluator.adapters.types import AdapterResponse, RequestContext
+    from nemo_evaluator.adapters.interceptor import AdapterResponse, RequestContext
 
     resp = AdapterResponse.from_json(
         {"choices": [{"message": {"content": "42", "reasoning_content": "six times seven"}}]}

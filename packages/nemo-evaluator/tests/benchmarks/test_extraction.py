@@ -7,7 +7,6 @@ from nemo_evaluator.benchmarks.extraction import (
     RegexFilter,
     exact_match,
     extract_choice_letter,
-    truncate_at_stops,
 )
 
 
@@ -25,12 +24,6 @@ def test_exact_match_options() -> None:
     assert exact_match("a.b", "ab", ignore_punctuation=True) == 1.0
     assert exact_match(" 18", "18") == 0.0  # no implicit strip, as in lm-eval
     assert exact_match("18.", "x #### 18", regexes_to_ignore=(r"(?s).*#### ", r"\.$")) == 1.0
-
-
-def test_truncate_at_stops() -> None:
-    assert truncate_at_stops("a\nQuestion: b", ("Question:",)) == "a\n"
-    assert truncate_at_stops("x</s>y<|im_end|>", ("<|im_end|>", "</s>")) == "x"
-    assert truncate_at_stops("plain", ()) == "plain"
 
 
 def test_choice_letter_extraction() -> None:

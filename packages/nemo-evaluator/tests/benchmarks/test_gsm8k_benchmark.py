@@ -9,6 +9,7 @@ import pytest
 
 from nemo_evaluator.benchmarks import get_benchmark
 from nemo_evaluator.benchmarks.base import GenerationOutput, GenerationRequest
+from nemo_evaluator.core.client import apply_stops
 from nvidia_eval_commons.api.api_dataclasses import ConfigParams
 
 JANET = (
@@ -82,7 +83,7 @@ def test_chat_variant_sends_examples_as_turns(shared_data: Path) -> None:
         (" So #### 18,000", "18,000", "18,000", 0, 0),
         # The last number wins for flexible-extract, the first "####" for strict.
         (" #### 18\nWait, 9 * 3 = 27", "18", "27", 1, 0),
-        # Text after a stop sequence is cut before extraction.
+        # Text after a stop sequence is cut (by the client, with the request's stops) first.
         (" #### 18\n\nQuestion: next one?\nAnswer: #### 5", "18", "18", 1, 1),
         # A decimal that is numerically equal still differs as a string, as in lm-eval.
         (" #### 18.00", "18.00", "18.00", 0, 0),
@@ -93,7 +94,10 @@ def test_strict_and_flexible_extraction_on_item0(
 ) -> None:
     bench = make()
     doc = bench.load_docs()[0]
-    score = bench.score(doc, [GenerationOutput(text=response)])
+    (request,) = bench.build_requests(doc)
+    assert isinstance(request, GenerationRequest)
+    text = apply_stops(response, request.stop)  # what the client hands the benchmark
+    score = bench.score(doc, [GenerationOutput(text=text)])
     assert score.extracted == {"strict-match": strict, "flexible-extract": flexible}
     assert score.metrics["exact_match"] == {
         "strict-match": float(em_strict),

@@ -9,6 +9,7 @@ import pytest
 from nemo_evaluator.benchmarks import get_benchmark
 from nemo_evaluator.benchmarks.base import GenerationOutput
 from nemo_evaluator.benchmarks.humaneval import STOP_SEQUENCES, build_program
+from nemo_evaluator.core.client import apply_stops
 from nemo_evaluator.errors import SandboxError
 from nemo_evaluator.sandbox import ensure_available
 from nvidia_eval_commons.api.api_dataclasses import ConfigParams
@@ -59,9 +60,11 @@ def test_canonical_solutions_pass_and_broken_ones_fail(shared_data: Path) -> Non
         assert good.metrics == {"pass@1": {"pass@1": 1.0}}, good.extracted["statuses"]
         bad = bench.score(doc, [GenerationOutput(text="    return None\n")])
         assert bad.metrics == {"pass@1": {"pass@1": 0.0}}
-    # Text after a stop sequence is cut: the trailing junk would be a syntax error.
+    # Text after a stop sequence is cut (by the client, with the request's stops) before the
+    # check: the trailing junk would be a syntax error.
     doc = docs[0]
-    cut = bench.score(doc, [GenerationOutput(text=doc["canonical_solution"] + "\nif x y z")])
+    text = apply_stops(doc["canonical_solution"] + "\nif x y z", bench.build_requests(doc)[0].stop)
+    cut = bench.score(doc, [GenerationOutput(text=text)])
     assert cut.metrics["pass@1"]["pass@1"] == 1.0
 
 

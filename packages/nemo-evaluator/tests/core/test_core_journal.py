@@ -76,3 +76,27 @@ def test_entries_are_read_back_by_byte_offset_across_reopen_and_non_ascii(tmp_pa
         assert j.entry("missing") is None
         assert "c" in j and "missing" not in j
         assert j.done_ids() == {"a", "b", "c"}
+
+
+def test_progress_counts_each_document_once_against_the_last_plan(tmp_path):
+    from nemo_evaluator.core.journal import read_progress
+
+    path = tmp_path / "journal.jsonl"
+    assert read_progress(path) == (0, None)  # not started yet
+    # a prompt that contains the text of a sample's kind must not count as a sample
+    settings = {"task": "t", "adapter": {"custom_system_prompt": '"kind": "sample"'}}
+    with Journal(path, settings=settings, planned=3).open() as j:
+        assert read_progress(path) == (0, 3)
+        j.append({"doc_id": "a", "error": "boom"})
+        j.append({"doc_id": "a", "error": None})  # a retry: still one document
+        j.append({"doc_id": "b", "error": None})
+    assert read_progress(path) == (2, 3)
+    # compact JSON (no space after the colon) is a sample all the same; a torn tail is not
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('{"kind":"sample","doc_id":"c","error":null}\n{"kind":"sample","doc_id":"d"')
+    assert read_progress(path) == (3, 3)  # done == planned exactly
+    # a resume with a smaller limit: the new plan is the total, done never exceeds it
+    Journal(path, settings=settings, planned=2).open().close()
+    assert read_progress(path) == (2, 2)
+    _settings, entries = read_journal(path)
+    assert set(entries) == {"a", "b", "c"}

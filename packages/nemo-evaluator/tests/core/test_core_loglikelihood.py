@@ -96,3 +96,5 @@ def test_apply_stops_cuts_at_the_earliest_stop():
     assert apply_stops("x\n#### 5\n\nQuestion: y", ["Question:", "\n\n"]) == "x\n#### 5"
     assert apply_stops("no stop here", ["Question:"]) == "no stop here"
     assert apply_stops("abc", [""]) == "abc"
+    assert apply_stops("x</s>y<|im_end|>", ("<|im_end|>", "</s>")) == "x"  # any order
+    assert apply_stops("plain", ()) == "plain"

@@ -70,6 +70,30 @@ def test_gsm8k_filters_extract_as_the_native_benchmark(shared_data: Path) -> Non
     assert set(other.extracted) == {"strict-match", "flexible-extract"}
 
 
+@pytest.mark.parametrize(("native", "task"), [("gsm8k", "gsm8k"), ("arc_easy", "arc_easy")])
+def test_scoring_renders_no_template(shared_data: Path, native: str, task: str) -> None:
+    """Targets and choices are rendered once, when the requests are built; scoring reads them."""
+    ours, ours_docs, theirs, their_docs = pair(native, task, limit_samples=3)
+    lm_task = theirs._tasks[task]
+    calls: list[str] = []
+    for name in ("doc_to_target", "doc_to_choice"):
+        memo = getattr(lm_task, name)
+        inner = memo.method
+        memo.method = lambda doc, *a, _n=name, _f=inner, **k: calls.append(_n) or _f(doc, *a, **k)
+    for a, b in zip(ours_docs, their_docs, strict=True):
+        n = len(theirs.build_requests(b))
+        outs = (
+            [GenerationOutput(text=" so\n#### 18")]
+            if native == "gsm8k"
+            else [LoglikelihoodOutput(logprob=-float(i + 1), is_greedy=False) for i in range(n)]
+        )
+        assert theirs.score(b, outs).metrics == ours.score(a, outs).metrics
+    assert calls == []
+    seen = theirs._instances[their_docs[0]["doc_id"]][0].doc
+    lm_task.doc_to_target(dict(seen))  # a copy the memo has not seen goes to lm-eval's method
+    assert calls == ["doc_to_target"]
+
+
 def test_group_reports_size_weighted_group_and_subtask_metrics(shared_data: Path) -> None:
     bench = get_benchmark("lm-eval.mmlu")(params=ConfigParams(limit_samples=0.02))
     bench.endpoint_type = "completions"

@@ -235,6 +235,130 @@ def _attacks(
     }, marker
 
 
+_HEX_TOKENS = (  # every 32-hex-digit string in a process's writable memory, read with ctypes
+    "import ctypes, re",
+    "found = set()",
+    "for line in open('/proc/self/maps'):",
+    "    span, perms = line.split()[:2]",
+    "    if perms.startswith('rw'):",
+    "        start, end = (int(x, 16) for x in span.split('-'))",
+    "        found.update(re.findall(rb'(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])',"
+    " ctypes.string_at(start, end - start)))",
+)
+
+
+def _forgeries() -> dict[str, str]:
+    """Completions that answer wrongly (``return None``) and try to score a pass anyway."""
+    return {  # the first lands on HumanEval/0, whose tests compare with ==
+        "always-equal result": _body(
+            [
+                "class Anything:",
+                "    def __eq__(self, other): return True",
+                "    def __ne__(self, other): return False",
+                "    __lt__ = __le__ = __gt__ = __ge__ = __eq__",
+                "    def __bool__(self): return True",
+                "    def __hash__(self): return 0",
+                "return Anything()",
+            ]
+        ),
+        "token via gc": _body(
+            [
+                "import gc",
+                "for f in [o for o in gc.get_objects() if getattr(o, '__closure__', None)]:",
+                "    try:",
+                "        values = [c.cell_contents for c in f.__closure__]",
+                "    except ValueError:",
+                "        continue",
+                "    if any(type(v) is bytes and len(v) == 32 for v in values):",
+                "        f()",  # the harness's own 'finish' writes the token and exits 0
+                "return None",
+            ]
+        ),
+        "token via inspect": _body(
+            [
+                "import inspect",
+                "frame = inspect.currentframe()",
+                "while frame is not None:",
+                "    for value in list(frame.f_locals.values()):",
+                "        if callable(value) and getattr(value, '__name__', '') == 'finish':",
+                "            value()",
+                "    frame = frame.f_back",
+                "return None",
+            ]
+        ),
+        "token via ctypes": _body(
+            [
+                *_HEX_TOKENS,
+                "import os",
+                "for token in sorted(found)[:1]:",
+                "    for fd in range(3, 256):",
+                "        try:",
+                "            os.write(fd, token)",
+                "        except OSError:",
+                "            pass",
+                "os._exit(0)",
+            ]
+        ),
+        "patched output functions": _body(
+            [
+                "import builtins, os, sys",
+                "real_exit = os._exit",
+                "os._exit = sys.exit = lambda *args: real_exit(0)",
+                "builtins.print = lambda *args, **kwargs: None",
+                "sys.excepthook = lambda *args: real_exit(0)",
+                "for module in list(sys.modules.values()):",  # the bootstrap's own functions too
+                "    for name, value in list(vars(module).items()):",
+                "        if callable(value) and name.lstrip('_').startswith(('send', 'finish',"
+                " 'print', 'receive', 'mirror', 'out_of')):",
+                "            try:",
+                "                setattr(module, name, lambda *args, **kwargs: None)",
+                "            except (AttributeError, TypeError):",
+                "                pass",
+                "return None",
+            ]
+        ),
+        "fake sentinel and os._exit(0)": _body(
+            [
+                "import os",
+                "line = b'0123456789abcdef0123456789abcdef\\n'",
+                "os.write(1, b'passed\\n' + line)",
+                "for fd in range(1, 256):",
+                "    try:",
+                "        os.write(fd, line.strip())",
+                "    except OSError:",
+                "        pass",
+                "os._exit(0)",
+            ]
+        ),
+        "the harness's fds and memory": _body(
+            [
+                *_HEX_TOKENS,
+                "import os",
+                "for pid in {os.getppid(), 1}:",  # the harness (or bwrap) above this process
+                "    try:",
+                "        maps = open(f'/proc/{pid}/maps').read().splitlines()",
+                "        with open(f'/proc/{pid}/mem', 'rb') as mem:",
+                "            for line in maps:",
+                "                span, perms = line.split()[:2]",
+                "                if perms.startswith('rw'):",
+                "                    start, end = (int(x, 16) for x in span.split('-'))",
+                "                    mem.seek(start)",
+                "                    found.update(re.findall(rb'[0-9a-f]{32}', mem.read(end - start)))",
+                "    except OSError:",
+                "        pass",
+                "    for fd in range(256):",
+                "        try:",
+                "            out = os.open(f'/proc/{pid}/fd/{fd}', os.O_WRONLY)",
+                "        except OSError:",
+                "            continue",
+                "        for token in sorted(found)[:1]:",
+                "            os.write(out, token)",
+                "os._exit(0)",
+            ]
+        ),
+    }
+
+
 def _run(tmp_path: Path, completions: dict[str, str], *, parallelism: int) -> list[dict]:
     with OpenAIStubServer(model="stub", reply=lambda p, _: completions.get(p, "")) as upstream:
         target = EvaluationTarget(
@@ -285,6 +409,24 @@ def test_every_escape_is_contained_and_scores_a_fail(tmp_path, listeners, host_p
     assert not (tmp_path / "written.txt").exists()
     assert not Path(f"/tmp/{marker}").exists() and not Path(f"/dev/shm/{marker}").exists()
     assert leftovers(marker) == []
+
+
+def test_a_pass_cannot_be_forged_from_inside_the_candidate(tmp_path):
+    docs = get_benchmark("humaneval")(params=ConfigParams()).load_docs()
+    forgeries = _forgeries()
+    completions = {doc["prompt"]: code for doc, code in zip(docs, forgeries.values(), strict=False)}
+    samples = _run(tmp_path, completions, parallelism=4)
+    by_doc = {s["doc_id"]: s["extracted"]["statuses"][0] for s in samples}
+    outcome = {name: by_doc[doc["doc_id"]] for doc, name in zip(docs, forgeries, strict=False)}
+    assert all(status != "passed" for status in outcome.values()), outcome
+    # Ending the candidate's process early is never a pass, whatever it printed or patched.
+    for name in (
+        "token via ctypes",
+        "fake sentinel and os._exit(0)",
+        "the harness's fds and memory",
+    ):
+        assert outcome[name] == "incomplete", (name, outcome[name])
+    assert outcome["always-equal result"] == "failed"  # only built-in data reaches the tests
 
 
 def test_all_164_canonical_solutions_pass_and_a_wrong_body_fails(tmp_path):

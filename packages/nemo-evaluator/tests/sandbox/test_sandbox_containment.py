@@ -8,6 +8,7 @@ cgroup) stops.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nemo_evaluator.sandbox import SandboxLimits, check_many, run_program
+from nemo_evaluator.sandbox import SandboxLimits, cgroup, check_many, identity, run_program
 
 AUTO = SandboxLimits(timeout_s=3.0)
 GUARD_ONLY = SandboxLimits(timeout_s=3.0, isolation="unsafe")
@@ -114,6 +115,47 @@ def test_fork_bomb_is_capped_and_every_process_is_gone(pids_cgroup, leftovers):
     assert neighbour.passed and neighbour.stdout == "fine\n"
     if "cgroup-cpu" in neighbour.isolation:
         assert neighbour.duration_s < 1.5
+
+
+COUNT_FORKS = PRINT_WORKDIR + (
+    "import posix, time\n"
+    "n = 0\n"
+    "while True:\n"
+    "    try:\n"
+    "        pid = posix.fork()\n"
+    "    except OSError:\n"
+    "        break\n"
+    "    if pid == 0:\n"
+    "        time.sleep(30)\n"  # each child stays: the count only grows
+    "        posix._exit(0)\n"
+    "    n += 1\n"
+    "print(n, os.getuid(), flush=True)\n"
+)
+
+
+@pytest.mark.slow
+def test_as_root_without_a_pids_cgroup_the_private_uid_caps_a_fork_bomb(
+    bubblewrap, monkeypatch, leftovers
+):
+    if os.geteuid() != 0:
+        pytest.skip("root only; an ordinary user's cap is test_an_ordinary_user_gets_the_same_...")
+    monkeypatch.setattr(cgroup, "_bases", cgroup._Bases())  # as on a host with no writable tree
+    limits = SandboxLimits(timeout_s=3.0, max_processes=8)
+    result = run_program(COUNT_FORKS, limits=limits)
+    assert result.passed, result.stderr
+    name, counted = result.stdout.splitlines()
+    forks, uid = (int(v) for v in counted.split())
+    assert forks == limits.max_processes - 1  # RLIMIT_NPROC counts the bootstrap too
+    assert identity.PRIVATE_UID_BASE <= uid < identity.PRIVATE_UID_BASE + identity.PRIVATE_UID_SPAN
+    assert "cgroup-pids" not in result.isolation and result.weaknesses == ()
+    assert leftovers(name) == []
+    # The real, exponential bomb: capped, then killed with its namespace at the deadline.
+    bomb = PRINT_WORKDIR + "import posix\nwhile True:\n    try:\n        posix.fork()\n"
+    bomb += "    except OSError:\n        pass\n"
+    result = run_program(bomb, limits=SandboxLimits(timeout_s=2.0, max_processes=32))
+    assert result.status == "timeout" and result.duration_s < 4.0
+    assert leftovers(_workdir(result.stdout)) == []
+    assert _machine_responds()
 
 
 def test_the_cpu_quota_caps_a_busy_program(bubblewrap):

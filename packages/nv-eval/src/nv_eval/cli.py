@@ -24,6 +24,7 @@ from typing import Any
 from rich.markup import escape
 
 from nvidia_eval_commons import ConfigError, MissingExtraError
+from nvidia_eval_commons.cli_parser import quiet_on_closed_stdout
 
 from .errors import NvEvalError, UnknownExporterError
 
@@ -55,7 +56,7 @@ def _job_rows(inv: Any, jobs: list[Any]) -> list[dict[str, Any]]:
 
     rows = []
     for job in jobs:
-        done, total = progress(job, inv.config)
+        done, total = progress(job)
         rows.append(
             {
                 "job_id": job.id,
@@ -492,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@quiet_on_closed_stdout
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # overrides may come after options too (`run --config-name x a=1 --dry-run b=2`)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +24,52 @@ from .executors.base import write_marker
 JOB_FILE = "job.json"
 
 
+@dataclass(frozen=True)
+class JobFile:
+    """What one job runs, written to ``<job_dir>/job.json`` by the launcher and read here."""
+
+    job_id: str
+    task: str
+    executor: str
+    target: dict[str, Any]
+    config: dict[str, Any]
+    """The evaluation config of this task (``type`` and ``output_dir`` set)."""
+    deployment: dict[str, Any] | None = None
+    exporters: list[dict[str, Any]] = field(default_factory=list)
+    launcher_config: dict[str, Any] = field(default_factory=dict)
+    """The run's whole launcher config, secrets masked (what exporters record)."""
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def load(cls, path: Path) -> JobFile:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            job_id=data["job_id"],
+            task=data["task"],
+            executor=data.get("executor", ""),
+            target=data["target"],
+            config=data["config"],
+            deployment=data.get("deployment"),
+            exporters=data.get("exporters") or [],
+            launcher_config=data.get("launcher_config") or {},
+        )
+
+
 def _on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
 def run_job(path: Path) -> int:
-    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    spec = JobFile.load(path)
     job_dir = path.parent.resolve()
-    target = EvaluationTarget.model_validate(spec["target"])
-    config = dict(spec["config"])
+    target = EvaluationTarget.model_validate(spec.target)
+    config = dict(spec.config)
     out = Path(config["output_dir"])
     config["output_dir"] = str(out if out.is_absolute() else job_dir / out)
     eval_cfg = EvaluationConfig.model_validate(config)
-    deployment = (
-        DeploymentConfig.model_validate(spec["deployment"]) if spec.get("deployment") else None
-    )
+    deployment = DeploymentConfig.model_validate(spec.deployment) if spec.deployment else None
     from nemo_evaluator.core.evaluate import evaluate
     from nvidia_eval_commons.openai_url import retarget
 
@@ -74,16 +106,16 @@ def run_job(path: Path) -> int:
             server.stop()
             print("[nv-eval] model server stopped", flush=True)
     print(f"[nv-eval] {result}", flush=True)
-    exporters = [ExporterSpec.model_validate(e) for e in spec.get("exporters") or []]
+    exporters = [ExporterSpec.model_validate(e) for e in spec.exporters]
     if exporters:
         from .exporters import ExportItem, run_exporters
 
         item = ExportItem.from_dir(
-            job_id=spec["job_id"],
+            job_id=spec.job_id,
             task=eval_cfg.type,
             output_dir=Path(eval_cfg.output_dir),
-            config=spec.get("launcher_config", {}),
-            executor=spec.get("executor", ""),
+            config=spec.launcher_config,
+            executor=spec.executor,
         )
         outcomes = run_exporters(exporters, [item], invocation_dir=job_dir.parent)
         write_marker(job_dir, "exporters.json", json.dumps([o.as_dict() for o in outcomes]))

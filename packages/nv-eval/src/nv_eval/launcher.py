@@ -5,7 +5,7 @@ Layout on disk (``execution.output_dir`` resolved from the current directory)::
     <output_dir>/<invocation id>/
         config.yaml                 the resolved config (secrets masked)
         <task>/                     one job directory per task
-            job.json                what the job runs (python -m nv_eval.job job.json)
+            job.json                what the job runs (nv_eval.job.JobFile; python -m nv_eval.job job.json)
             job.log                 its stdout and stderr
             state/                  markers: started, exit_code, killed, error, exporters.json
             results/                the evaluation's output_dir (a relative config.output_dir)
@@ -17,7 +17,6 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from nvidia_eval_commons.errors import MissingExtraError
 from .config import ComposedConfig, masked
 from .errors import LauncherConfigError, NvEvalError, UnknownExecutorError
 from .executors.base import JOB_DIR_TOKEN, Executor, JobSpec
-from .job import JOB_FILE
+from .job import JOB_FILE, JobFile
 from .store import InvocationRecord, JobRecord, Store
 
 
@@ -74,16 +73,6 @@ def make_executor(name: str, model: LauncherConfig, *, invocation_id: str = "") 
     return cls.from_config(model, invocation_id=invocation_id, secret_envs=secret_envs(model))
 
 
-@dataclass(frozen=True)
-class PlannedJob:
-    idx: int
-    task: str
-    job_dir: Path
-    output_dir: str
-    """The evaluation's output_dir as written in job.json (relative to job_dir when relative)."""
-    spec: JobSpec
-
-
 def _python(model: LauncherConfig) -> str:
     """This interpreter where the job shares this machine's filesystem, else ``python``."""
     return sys.executable if _shares_environment(model) else "python"
@@ -96,7 +85,7 @@ def _runs(composed: ComposedConfig | Sequence[ComposedConfig]) -> list[ComposedC
 
 def plan(
     composed: ComposedConfig | Sequence[ComposedConfig], inv_id: str, inv_dir: Path
-) -> list[PlannedJob]:
+) -> list[JobSpec]:
     runs = _runs(composed)
     model = runs[0].model
     pairs = [(run, task) for run in runs for task in run.tasks]
@@ -108,34 +97,30 @@ def plan(
         dirname = task if tasks.count(task) == 1 else f"{task}-{idx}"
         job_dir = inv_dir / dirname
         output_dir = str(out / inv_id / dirname) if out.is_absolute() else str(out)
-        body = {
-            "job_id": f"{inv_id}.{idx}",
-            "task": task,
-            "executor": model.execution.executor,
-            "target": run.data["target"],
-            "config": {**run.data["config"], "type": task, "output_dir": output_dir},
-            "deployment": run.data.get("deployment"),
-            "exporters": run.data.get("exporters") or [],
-            "launcher_config": masked(run.data),
-        }
-        spec = JobSpec(
+        job_file = JobFile(
             job_id=f"{inv_id}.{idx}",
+            task=task,
+            executor=model.execution.executor,
+            target=run.data["target"],
+            config={**run.data["config"], "type": task, "output_dir": output_dir},
+            deployment=run.data.get("deployment"),
+            exporters=run.data.get("exporters") or [],
+            launcher_config=masked(run.data),
+        )
+        spec = JobSpec(
+            job_id=job_file.job_id,
             name=task,
             job_dir=job_dir,
-            command=[
-                _python(model),
-                "-m",
-                "nv_eval.job",
-                f"{JOB_DIR_TOKEN}/job.json",
-            ],
+            command=[_python(model), "-m", "nv_eval.job", f"{JOB_DIR_TOKEN}/{JOB_FILE}"],
             slot=idx % slots,
             slots=slots,
             order=idx,
             total_jobs=len(tasks),
-            job_file=json.dumps(body, indent=2),
+            job_file=job_file.dumps(),
+            output_dir=output_dir,
             secret_env=run.secret_env,
         )
-        jobs.append(PlannedJob(idx, task, job_dir, output_dir, spec))
+        jobs.append(spec)
     return jobs
 
 
@@ -158,8 +143,8 @@ def dry_run(
             body = dep.model_dump(mode="json", exclude_none=True, by_alias=True)
             parts += ["# Lepton deployment of the model", json.dumps(body, indent=2)]
     for job in plan(runs, "dryrun", inv_dir):
-        parts.append(f"# job {job.idx}: {job.task} ({model.execution.executor})")
-        parts.append(executor.describe(job.spec))
+        parts.append(f"# job {job.order}: {job.name} ({model.execution.executor})")
+        parts.append(executor.describe(job))
     return "\n".join(parts) + "\n"
 
 
@@ -189,25 +174,23 @@ def submit(
     for job in planned:
         job.job_dir.mkdir(parents=True, exist_ok=True)
         path = job.job_dir / JOB_FILE
-        path.write_text(job.spec.job_file, encoding="utf-8")
+        path.write_text(job.job_file, encoding="utf-8")
         path.chmod(0o600)
         out = Path(job.output_dir)
         store.update_job(
-            job.spec.job_id,
+            job.job_id,
             job_dir=str(job.job_dir),
             output_dir=str(out if out.is_absolute() else job.job_dir / out),
         )
     failures = []
     for job in planned:
         try:
-            handle = executor.submit(job.spec)
+            handle = executor.submit(job)
         except (NvEvalError, MissingExtraError) as err:
-            store.update_job(
-                job.spec.job_id, state="failed", message=str(err), finished_at=time.time()
-            )
+            store.update_job(job.job_id, state="failed", message=str(err), finished_at=time.time())
             failures.append(err)
             continue
-        store.update_job(job.spec.job_id, handle=handle, submitted_at=time.time())
+        store.update_job(job.job_id, handle=handle, submitted_at=time.time())
     if failures and len(failures) == len(planned):
         raise failures[0]
     return inv, store.jobs(inv.id)
@@ -246,18 +229,11 @@ def kill(store: Store, inv: InvocationRecord, job: JobRecord | None) -> list[Job
     return store.jobs(inv.id)
 
 
-def progress(job: JobRecord, config: dict[str, Any]) -> tuple[int, int | None]:
-    """(samples done, total if known) from the evaluation's journal."""
-    journal = Path(job.output_dir) / "journal.jsonl"
-    done = 0
-    try:
-        with open(journal, "rb") as fh:
-            done = sum(1 for line in fh if b'"kind": "sample"' in line)
-    except OSError:
-        pass
-    limit = (config.get("config", {}).get("params") or {}).get("limit_samples")
-    total = limit if isinstance(limit, int) else None
-    return done, total
+def progress(job: JobRecord) -> tuple[int, int | None]:
+    """(samples done, samples planned if known) from the evaluation's journal."""
+    from nemo_evaluator.core.journal import JOURNAL_NAME, read_progress
+
+    return read_progress(Path(job.output_dir) / JOURNAL_NAME)
 
 
 def logs(inv: InvocationRecord, job: JobRecord) -> str:
@@ -267,7 +243,6 @@ def logs(inv: InvocationRecord, job: JobRecord) -> str:
 
 
 __all__ = [
-    "PlannedJob",
     "check_secrets",
     "dry_run",
     "kill",

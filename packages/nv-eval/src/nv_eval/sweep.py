@@ -70,11 +70,11 @@ def compose_sweep(
             raise LauncherConfigError(f"{err} (in the combination {' '.join(combo)})") from None
         combos.append(Combination(combo, composed))
     first = combos[0].composed.data.get("execution")
-    for combo in combos[1:]:
-        if combo.composed.data.get("execution") != first:
+    for other in combos[1:]:
+        if other.composed.data.get("execution") != first:
             raise LauncherConfigError(
                 "every combination of a --multirun must share one execution section; "
-                f"'{' '.join(combo.overrides)}' changes it: sweep execution.* in separate runs"
+                f"'{' '.join(other.overrides)}' changes it: sweep execution.* in separate runs"
             )
     return combos
 

@@ -16,6 +16,7 @@ import yaml
 
 from .api.launcher import LauncherConfig
 from .api.results import RESULTS_SCHEMA_VERSION, EvaluationResult
+from .cli_parser import quiet_on_closed_stdout
 
 
 def launcher_json_schema() -> dict[str, Any]:
@@ -121,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@quiet_on_closed_stdout
 def main(argv: list[str] | None = None) -> int:
     """``nvidia-eval-schema [--markdown | --results] [-o FILE]``; stdout by default."""
     parser = _parser()

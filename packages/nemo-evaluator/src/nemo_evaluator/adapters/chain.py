@@ -33,8 +33,8 @@ from nvidia_eval_commons.api.adapter import AdapterConfig, InterceptorSpec
 from nvidia_eval_commons.errors import ConfigError as CommonsConfigError
 
 from ..errors import ConfigError
+from .interceptor import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
 from .registry import get_interceptor
-from .types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
 
 _log = logging.getLogger(__name__)
 

@@ -22,9 +22,7 @@ import asyncio
 import itertools
 import logging
 import re
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +32,12 @@ from nvidia_eval_commons.openai_url import base_url
 from ..errors import ConfigError
 from . import switch_interval
 from .chain import Chain, build_interceptors, specs_from_config
-from .interceptors._summary import write_json_atomic
-from .interceptors.upstream import UpstreamCall, UpstreamConfig, error_response
-from .types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
+from .interceptor import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
+from .log_files import write_json_atomic
+from .upstream import UpstreamCall, UpstreamConfig, error_response
 
 if TYPE_CHECKING:
-    from .interceptors.async_upstream import AsyncUpstreamCall
+    from .async_upstream import AsyncUpstreamCall
     from .server import AdapterServer
 
 STATS_FILE = "adapter_stats.json"
@@ -64,14 +62,8 @@ class AdapterPipeline:
         self.output_dir = env.output_dir
         self.chain = Chain(interceptors, upstream)
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
         self._closed = False
-        self._requests = 0
-        self._status: Counter[int] = Counter()
-        self._hits = 0
-        self._attempts = 0
-        self._errors = 0
-        self._latency = 0.0
+        self.counters = env.counters
         self._aupstream: AsyncUpstreamCall | None = None
         # many request threads wait on sockets: hand the GIL over sooner while this is open
         switch_interval.acquire()
@@ -138,13 +130,12 @@ class AdapterPipeline:
 
     def _counted(self, response: AdapterResponse, ctx: RequestContext) -> AdapterResponse:
         response.latency_s = time.perf_counter() - ctx.start
-        with self._lock:
-            self._requests += 1
-            self._status[response.status_code] += 1
-            self._hits += response.cache_hit
-            self._attempts += response.attempts
-            self._errors += response.status_code >= 400
-            self._latency += response.latency_s
+        self.counters.record(
+            status_code=response.status_code,
+            cache_hit=response.cache_hit,
+            attempts=response.attempts,
+            latency_s=response.latency_s,
+        )
         return response
 
     def handle(
@@ -192,7 +183,7 @@ class AdapterPipeline:
         return self._counted(response, ctx)
 
     def _async_upstream(self) -> AsyncUpstreamCall:
-        from .interceptors.async_upstream import AsyncUpstreamCall
+        from .async_upstream import AsyncUpstreamCall
 
         loop = asyncio.get_running_loop()
         current = self._aupstream
@@ -231,17 +222,17 @@ class AdapterPipeline:
     # -- reporting --------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
-            out: dict[str, Any] = {
-                "requests": self._requests,
-                "cache_hits": self._hits,
-                "cache_misses": self._requests - self._hits,
-                "upstream_attempts": self._attempts,
-                "retries": max(0, self._attempts - (self._requests - self._hits)),
-                "errors": self._errors,
-                "status_codes": {str(k): v for k, v in sorted(self._status.items())},
-                "mean_latency_s": self._latency / self._requests if self._requests else None,
-            }
+        c = self.counters.snapshot()
+        out: dict[str, Any] = {
+            "requests": c.requests,
+            "cache_hits": c.cache_hits,
+            "cache_misses": c.requests - c.cache_hits,
+            "upstream_attempts": c.upstream_attempts,
+            "retries": max(0, c.upstream_attempts - (c.requests - c.cache_hits)),
+            "errors": c.errors,
+            "status_codes": c.status_codes,
+            "mean_latency_s": c.mean_latency_s,
+        }
         for ic in self.interceptors:
             extra = ic.stats()
             if extra:

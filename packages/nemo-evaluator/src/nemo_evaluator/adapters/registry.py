@@ -6,7 +6,7 @@ A third-party package makes an interceptor available as ``my_name`` with, in its
     [project.entry-points."nemo_evaluator.interceptors"]
     my_name = "my_package.module:MyInterceptor"
 
-where ``MyInterceptor`` subclasses :class:`nemo_evaluator.adapters.types.Interceptor` and sets
+where ``MyInterceptor`` subclasses :class:`nemo_evaluator.adapters.interceptor.Interceptor` and sets
 ``config_model`` to a pydantic model of its options.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from nvidia_eval_commons.registry import Registry
 
 from ..errors import UnknownInterceptorError
-from .types import Interceptor
+from .interceptor import Interceptor
 
 ENTRY_POINT_GROUP = "nemo_evaluator.interceptors"
 

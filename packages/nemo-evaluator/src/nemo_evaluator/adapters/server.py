@@ -18,7 +18,7 @@ import flask
 from nvidia_eval_commons.wsgi_server import WsgiServer
 
 from ..errors import ConfigError
-from .types import AdapterRequest, AdapterResponse
+from .interceptor import AdapterRequest, AdapterResponse
 
 
 class ProxiedPipeline(Protocol):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 INVALID = "[invalid]"
 _PUNCT_TABLE = str.maketrans("", "", string.punctuation)
@@ -59,15 +59,6 @@ def exact_match(
         prediction = prediction.translate(_PUNCT_TABLE)
         reference = reference.translate(_PUNCT_TABLE)
     return 1.0 if prediction == reference else 0.0
-
-
-def truncate_at_stops(text: str, stops: Iterable[str]) -> str:
-    """Cut ``text`` at the first occurrence of any stop sequence, as lm-eval does after
-    generation (a server that already honoured ``stop`` leaves nothing to cut)."""
-    for stop in stops:
-        if stop:
-            text = text.split(stop, 1)[0]
-    return text
 
 
 _ANSWER_IS = re.compile(r"(?i:answer is)\s*:?\s*[\(\[*]*\s*([A-Z])(?![A-Za-z])")

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from ..datasets import DatasetError, read_jsonl
 from .base import GenerationRequest, Output, Request, SampleScore
 from .common import SourcedBenchmark, generation_text
-from .extraction import RegexFilter, exact_match, truncate_at_stops
+from .extraction import RegexFilter, exact_match
 from .fewshot import chat_messages, completion_context, sequential_draws
 
 STOP_SEQUENCES = ("Question:", "</s>", "<|im_end|>")
@@ -73,7 +73,7 @@ class _Gsm8kBase(SourcedBenchmark):
         return [GenerationRequest(prompt=prompt, stop=STOP_SEQUENCES, **kwargs)]
 
     def score(self, doc: dict[str, Any], outputs: list[Output]) -> SampleScore:
-        text = truncate_at_stops(generation_text(outputs), STOP_SEQUENCES)
+        text = generation_text(outputs)  # already cut at STOP_SEQUENCES by the client
         strict = STRICT.apply(text)
         flexible = FLEXIBLE.apply(text)
         reference = doc["answer"]

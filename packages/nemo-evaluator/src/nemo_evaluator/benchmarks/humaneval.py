@@ -1,6 +1,9 @@
 """HumanEval as lm-evaluation-harness defines ``humaneval``: the prompt is the function
-signature and docstring, the completion is cut at lm-eval's stop sequences, and the program
-``prompt + completion + "\\n" + test + "\\n" + "check(entry_point)"`` runs in the sandbox.
+signature and docstring, the completion is cut at lm-eval's stop sequences, and lm-eval's
+program ``prompt + completion + "\\n" + test + "\\n" + "check(entry_point)"`` runs in the
+sandbox split in two processes: ``prompt + completion`` in one, the trusted ``prompt`` (for its
+helpers) and ``test`` + ``check(entry_point)`` in the harness, which calls the entry point
+across a pipe (``build_check``), so the completion can neither fake nor skip the tests.
 pass@k uses the unbiased estimator of Chen et al. with ``params.extra["n"]`` samples per
 problem (pass@1, and pass@10 / pass@100 where n reaches them).
 
@@ -14,12 +17,11 @@ from typing import Any
 
 from ..datasets import DatasetError, read_jsonl
 from ..errors import ConfigError
-from ..sandbox import SandboxLimits, ensure_available, run_program
+from ..sandbox import CandidateCheck, SandboxLimits, ensure_available, run_program
 from ..sandbox.types import ISOLATIONS
 from ..stats.estimators import pass_at_k
 from .base import GenerationOutput, GenerationRequest, Output, Request, SampleScore
 from .common import SourcedBenchmark
-from .extraction import truncate_at_stops
 
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 K_VALUES = (1, 10, 100)
@@ -35,6 +37,16 @@ def build_program(doc: dict[str, Any], completion: str) -> str:
         doc["prompt"] + completion + "\n" + doc["test"] + "\n" + f"check({doc['entry_point']})"
     )
     return program
+
+
+def build_check(doc: dict[str, Any], completion: str) -> CandidateCheck:
+    """``build_program`` split at the trust boundary: the completion's code and the tests."""
+    return CandidateCheck(
+        candidate=doc["prompt"] + completion + "\n",
+        entry_point=doc["entry_point"],
+        setup=doc["prompt"],
+        tests=doc["test"] + "\n" + f"check({doc['entry_point']})\n",
+    )
 
 
 class HumanEval(SourcedBenchmark):
@@ -108,7 +120,7 @@ class HumanEval(SourcedBenchmark):
 
     def check(self, doc: dict[str, Any], completion: str) -> tuple[bool, str]:
         """Run one completion's program; (passed, sandbox status)."""
-        result = run_program(build_program(doc, completion), limits=self.limits)
+        result = run_program(build_check(doc, completion), limits=self.limits)
         return bool(result.passed), str(result.status)
 
     def score(self, doc: dict[str, Any], outputs: list[Output]) -> SampleScore:
@@ -116,7 +128,7 @@ class HumanEval(SourcedBenchmark):
         for out in outputs:
             if not isinstance(out, GenerationOutput):
                 raise TypeError(f"expected a GenerationOutput, got {type(out).__name__}")
-            completions.append(truncate_at_stops(out.text, STOP_SEQUENCES))
+            completions.append(out.text)  # already cut at STOP_SEQUENCES by the client
         statuses = []
         passed = 0
         for completion in completions:

@@ -3,8 +3,12 @@
 Layout of ``<output_dir>/journal.jsonl``::
 
     {"kind": "header", "version": 1, "settings": {...}}      settings that change results
+    {"kind": "plan", "docs": 5700}                            documents this run will have
     {"kind": "sample", "doc_id": "...", "raw": [...], "error": null, "latency_s": ..., ...}
     ...
+
+Every start or resume appends a ``plan`` line; the last one is the current total (what
+``nv-eval status`` shows as progress, see :func:`read_progress`).
 
 Lines are written to the OS in small batches (every ``flush_every`` lines or
 ``flush_interval_s`` seconds; written lines survive ``kill -9``, and a line not yet written is
@@ -44,12 +48,17 @@ def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[st
     return changes
 
 
-def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
-    """The header's settings and the last entry of every doc_id (torn lines are skipped)."""
+def _scan(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], int | None]:
+    """The header's settings, the last entry of every doc_id and the last plan's size.
+
+    Lines are parsed as JSON, never matched as bytes: a prompt that happens to contain
+    ``"kind": "sample"`` is not a sample. A torn last line (a crash mid-write) is skipped.
+    """
     settings: dict[str, Any] | None = None
     entries: dict[str, dict[str, Any]] = {}
+    planned: int | None = None
     if not path.exists():
-        return None, entries
+        return None, entries, None
     with path.open("r", encoding="utf-8") as fh:
         for line in fh:
             if not line.endswith("\n"):
@@ -58,10 +67,21 @@ def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str,
                 record = json.loads(line)
             except ValueError:
                 continue
-            if record.get("kind") == "header":
+            if not isinstance(record, dict):
+                continue
+            kind = record.get("kind")
+            if kind == "header":
                 settings = record.get("settings", {})
-            elif record.get("kind") == "sample" and "doc_id" in record:
+            elif kind == "plan" and isinstance(record.get("docs"), int):
+                planned = record["docs"]
+            elif kind == "sample" and "doc_id" in record:
                 entries[str(record["doc_id"])] = record
+    return settings, entries, planned
+
+
+def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """The header's settings and the last entry of every doc_id (torn lines are skipped)."""
+    settings, entries, _planned = _scan(path)
     return settings, entries
 
 
@@ -99,6 +119,15 @@ def _index(
     return settings, offsets, failed, pos
 
 
+def read_progress(path: Path) -> tuple[int, int | None]:
+    """(documents finished, documents planned) of the journal at ``path``; ``(0, None)`` when
+    there is none yet. A document counts once however often it was retried, with or without
+    an error; the total is ``None`` for a journal without a plan line."""
+    _settings, entries, planned = _scan(path)
+    done = len(entries) if planned is None else min(len(entries), planned)
+    return done, planned
+
+
 class Journal:
     """Append-only writer; ``open`` checks the settings of an existing journal first."""
 
@@ -107,12 +136,14 @@ class Journal:
         path: Path,
         *,
         settings: dict[str, Any],
+        planned: int | None = None,
         flush_every: int = 16,
         flush_interval_s: float = 0.25,
         fsync_interval_s: float = 1.0,
     ) -> None:
         self.path = path
         self.settings = settings
+        self.planned = planned
         self.flush_every = flush_every
         self.flush_interval_s = flush_interval_s
         self.fsync_interval_s = fsync_interval_s
@@ -140,6 +171,9 @@ class Journal:
         self._fh = self.path.open("ab")
         if old_settings is None:
             self._write({"kind": "header", "version": _VERSION, "settings": self.settings})
+        if self.planned is not None:
+            self._write({"kind": "plan", "docs": self.planned})
+        if old_settings is None or self.planned is not None:
             self.sync()
         return self
 

@@ -47,14 +47,10 @@ from .output import (
 )
 from .preflight import preflight
 from .report import ReportWriter, finish_report
+from .resume_keys import result_settings
+from .run_config import max_error_fraction, run_config, target_without_key
 from .runner import RunStats, allowed_errors, outputs_from_json, run_docs
-from .settings import (
-    max_error_fraction,
-    result_settings,
-    run_config,
-    target_without_key,
-    versions,
-)
+from .versions import versions
 
 
 def now_iso() -> str:
@@ -173,7 +169,9 @@ class TaskRun:
         bench.preflight()
         settings = result_settings(task=task, target=target, params=params, adapter=adapter)
         prepare_output_dir(output_dir)
-        self.journal = Journal(output_dir / JOURNAL_NAME, settings=settings).open()
+        self.journal = Journal(
+            output_dir / JOURNAL_NAME, settings=settings, planned=len(self.docs)
+        ).open()
         if not self.rescore:
             write_run_config(
                 run_config(target=target, eval_cfg=config, adapter=adapter), output_dir

@@ -30,6 +30,7 @@ from ..benchmarks.base import (
     Request,
     SampleScore,
 )
+from ..benchmarks.repeats import repeat_seed
 from .aggregate import aggregate_results
 from .catalog import (
     LOGLIKELIHOOD_TYPES,
@@ -41,6 +42,7 @@ from .catalog import (
 )
 from .data import Overlay, digest, offline_hint
 from .errors import LmEvalTaskError, require_lm_eval
+from .per_doc import memoize_per_doc
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,7 @@ class LmEvalBenchmark(Benchmark):
         )
         for name, task in self._tasks.items():
             self._configure(task)
+            memoize_per_doc(task)
             task.build_all_requests(
                 limit=get_sample_size(task, self.params.limit_samples),
                 rank=0,
@@ -181,6 +184,7 @@ class LmEvalBenchmark(Benchmark):
             for index in sorted(by_doc):
                 doc_id = f"{name}/{index}"
                 self._instances[doc_id] = sorted(by_doc[index], key=lambda i: i.idx)
+                task.doc_to_target(by_doc[index][0].doc)  # rendered now, not while scoring
                 docs.append({"doc_id": doc_id, "task": name, "index": index})
         return docs
 
@@ -215,10 +219,23 @@ class LmEvalBenchmark(Benchmark):
             return GenerationRequest(messages=_messages(context), **common)
         return GenerationRequest(prompt=context, **common)
 
+    def repeat_seeds(self, repeats: int) -> list[int | None]:
+        """The seeds of an instance's copies: ``params.seed`` when it is sent once; with the
+        task's ``repeats: N``, copy ``k`` gets seed ``params.seed + k`` (0 + k without one),
+        the native ``params.repeats`` rule, so each copy is its own sample and cache entry."""
+        if repeats <= 1:
+            return [self.params.seed]
+        return [repeat_seed(self.params.seed, k, 0, 1) for k in range(repeats)]
+
     def build_requests(self, doc: dict[str, Any]) -> list[Request]:
         reqs: list[Request] = []
         for inst in self._instances[doc["doc_id"]]:
-            reqs.extend([self._request(inst)] * int(inst.repeats or 1))
+            req = self._request(inst)
+            seeds = self.repeat_seeds(int(inst.repeats or 1))
+            if isinstance(req, GenerationRequest) and len(seeds) > 1:
+                reqs.extend(dataclasses.replace(req, seed=seed) for seed in seeds)
+            else:  # a log-likelihood is deterministic: its copies are one request, cached
+                reqs.extend([req] * len(seeds))
         return reqs
 
     # -- scoring ----------------------------------------------------------------------------
@@ -296,6 +313,7 @@ class LmEvalBenchmark(Benchmark):
                         "version": _jsonable(task.VERSION),
                         "config_sha256": digest(task.dump_config()),
                         "num_fewshot": task.get_config("num_fewshot"),
+                        **_repeats_entry(self, task),
                         "data": provenance.get(name, {"from": "lm-eval task dataset"}),
                     }
                     for name, task in self._tasks.items()
@@ -303,6 +321,14 @@ class LmEvalBenchmark(Benchmark):
                 "groups": {name: _jsonable(g.version) for name, g in self._groups.items()},
             }
         }
+
+
+def _repeats_entry(bench: LmEvalBenchmark, task: Any) -> dict[str, Any]:
+    """``repeats`` and the seed of each copy, for a task that samples a document repeatedly."""
+    repeats = int(task.get_config("repeats") or 1)
+    if repeats <= 1:
+        return {}
+    return {"repeats": {"n": repeats, "seeds": bench.repeat_seeds(repeats)}}
 
 
 def refuse_unsafe_code(name: str, unsafe: list[str]) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from nemo_evaluator.errors import SandboxError
 from nemo_evaluator.sandbox.runner import check_many, ensure_available, run_program
-from nemo_evaluator.sandbox.types import SandboxLimits, SandboxResult
+from nemo_evaluator.sandbox.types import CandidateCheck, SandboxLimits, SandboxResult
 
 __all__ = [
+    "CandidateCheck",
     "SandboxError",
     "SandboxLimits",
     "SandboxResult",

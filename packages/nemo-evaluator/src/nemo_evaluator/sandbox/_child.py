@@ -2,22 +2,27 @@
 
 This file is never imported by the parent: its source is passed with ``-c`` and it uses the
 standard library only (and as little of it as possible: imports are most of a check's cost).
-Arguments: program path, status fd, token fd, sentinel fd, mode (``bubblewrap`` or
-``unsafe``), whether to become nobody, memory MB, CPU seconds, file MB, process cap (0: none),
-and the check's name (only there to find its processes in a listing).
+Arguments: program path, status fd, token fd, sentinel fd, tests fd (-1: a whole program),
+mode (``bubblewrap`` or ``unsafe``), the uid to become (0: stay), memory MB, CPU seconds,
+file MB, process cap (0: none), and the check's name (only there to find its processes).
 
 Order of operations (each step only narrows what the program can do):
 
-1. read the per-check token from the token fd and close it, and read the program;
-2. when started as root inside bubblewrap, give up root for nobody (no capability survives);
-3. set rlimits (address space, CPU, file size, no core dumps, and the process count when the
-   check has its own user namespace);
+1. read the program;
+2. when started as root inside bubblewrap, become the check's private uid (no capability
+   survives, and ``RLIMIT_NPROC`` then counts this check's processes only);
+3. set rlimits (address space, CPU, file size, no core dumps, the process count);
 4. report what is in force on the status fd and close it;
-5. disable destructive functions (and, in the unsafe mode, sockets and writes outside the
-   working directory) and run the program;
-6. only when the program returned normally, write the token to the sentinel fd: the parent
-   counts a pass only with the exact token, so ``sys.exit(0)``, ``os._exit(0)``, a signal or
-   printed text that looks like success is not one.
+5. a whole program: read the token, disable destructive functions, run the program, and write
+   the token to the sentinel fd only when it returned normally;
+6. a candidate with tests (``CandidateCheck``): become non-dumpable, run the trusted setup,
+   fork. The child closes the token, sentinel and tests fds before any model code runs, then
+   runs the candidate and answers calls on a pipe. The parent (the harness) reads the token
+   and the tests only after the fork, runs the tests with the entry point bound to a proxy
+   that calls into the child, accepts only plain data back, and writes the token once the
+   tests returned. The child cannot read the harness's memory or open its fds (non-dumpable:
+   ``/proc/<pid>/mem`` and ``/proc/<pid>/fd`` need ``CAP_SYS_PTRACE``), so no code of the
+   candidate, whatever it patches in its own process, can produce the token.
 """
 
 from __future__ import annotations
@@ -33,13 +38,24 @@ if TYPE_CHECKING:
 
 MEMORY_EXIT = 86  # the program ran out of address space (MemoryError)
 SETUP_EXIT = 87  # the sandbox could not be set up
-NOBODY = 65534
 
 
-def _become_nobody() -> None:
+def _become(uid: int) -> None:
     os.setgroups([])
-    os.setresgid(NOBODY, NOBODY, NOBODY)
-    os.setresuid(NOBODY, NOBODY, NOBODY)  # from root to non-zero uids: every capability goes
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # from root to non-zero uids: every capability goes
+
+
+def _make_undumpable() -> None:
+    """PR_SET_DUMPABLE 0, inherited by fork: a process of the same uid without
+    CAP_SYS_PTRACE can no longer read our memory or open our fds through /proc."""
+    if os.stat("/proc/self").st_uid != os.getuid():  # root's: already so (the uid changed)
+        return
+    import ctypes  # ~8 ms: only where no uid change did it (an ordinary user's sandbox)
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(4, 0, 0, 0, 0) != 0 or libc.prctl(3, 0, 0, 0, 0) != 0:  # SET/GET_DUMPABLE
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
 
 
 def _set_rlimits(memory_mb: int, cpu: int, file_mb: int, nproc: int) -> None:
@@ -51,7 +67,7 @@ def _set_rlimits(memory_mb: int, cpu: int, file_mb: int, nproc: int) -> None:
     fsize = file_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if nproc:  # counted per user namespace: only this check's processes
+    if nproc:  # counted per uid (per user namespace): only this check's processes
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
@@ -153,8 +169,8 @@ def _guard(unsafe: bool) -> None:
             sys.modules[name] = None  # type: ignore[assignment]
 
 
-def _run_program(source: str, finish: Callable[[], None], unsafe: bool) -> None:
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+def _execute(source: str, namespace: dict[str, Any], unsafe: bool) -> None:
+    """Run untrusted ``source``; a MemoryError or an exception ends the process here."""
     try:
         code = compile(source, "program.py", "exec")
         _guard(unsafe)
@@ -162,20 +178,32 @@ def _run_program(source: str, finish: Callable[[], None], unsafe: bool) -> None:
             _confine_writes(os.getcwd())
         exec(code, namespace)
     except MemoryError:
-        sys.stderr.write("MemoryError: the program exceeded the sandbox memory limit\n")
-        sys.stderr.flush()
-        os._exit(MEMORY_EXIT)
+        _out_of_memory()
     except SystemExit:
         raise  # the program ended itself before the harness finished: no token
     except BaseException as exc:
-        import traceback
-
-        # Show the program's frames only, not this bootstrap's.
-        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
-        traceback.print_exception(type(exc), exc, tb if tb is not None else exc.__traceback__)
-        sys.stderr.flush()
-        sys.stdout.flush()
+        _print_exception(exc)
         os._exit(1)
+
+
+def _out_of_memory() -> None:
+    sys.stderr.write("MemoryError: the program exceeded the sandbox memory limit\n")
+    sys.stderr.flush()
+    os._exit(MEMORY_EXIT)
+
+
+def _print_exception(exc: BaseException) -> None:
+    import traceback
+
+    # Show the program's frames only, not this bootstrap's.
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    traceback.print_exception(type(exc), exc, tb if tb is not None else exc.__traceback__)
+    sys.stderr.flush()
+    sys.stdout.flush()
+
+
+def _run_program(source: str, finish: Callable[[], None], unsafe: bool) -> None:
+    _execute(source, {"__name__": "__main__", "__builtins__": __builtins__}, unsafe)
     finish()
 
 
@@ -204,20 +232,189 @@ def _finisher(token: bytes, sentinel_fd: int) -> Callable[[], None]:
     return finish
 
 
+def _send(fd: int, data: bytes) -> None:
+    """One frame: an 8-byte length, then the bytes."""
+    view = memoryview(len(data).to_bytes(8, "big") + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _receive(fd: int) -> bytes | None:
+    """The next frame, or None at end of file (the writer is gone) or on a short frame."""
+    head = _read_exactly(fd, 8)
+    if head is None:
+        return None
+    return _read_exactly(fd, int.from_bytes(head, "big"))
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        data = os.read(fd, min(left, 1 << 20))
+        if not data:
+            return None
+        chunks.append(data)
+        left -= len(data)
+    return b"".join(chunks)
+
+
+class _CandidateGone(BaseException):
+    """The candidate's process ended or broke the protocol: no test may catch this."""
+
+
+class CandidateRaised(Exception):
+    """The candidate raised; the message is its exception's type and text."""
+
+
+def _plain_data_loader() -> type:
+    import _pickle
+
+    allowed = {"complex": complex, "set": set, "frozenset": frozenset, "bytearray": bytearray}
+
+    class PlainData(_pickle.Unpickler):  # type: ignore[misc]
+        """Unpickles built-in data only: no class of the candidate's, no callable."""
+
+        def find_class(self, module: str, name: str) -> Any:
+            if module == "builtins" and name in allowed:
+                return allowed[name]
+            raise _pickle.UnpicklingError(f"{module}.{name} is not plain data")
+
+    return PlainData
+
+
+class _Candidate:
+    """The entry point as the tests see it: each call is sent to the candidate's process."""
+
+    def __init__(self, name: str, calls: int, answers: int) -> None:
+        import _pickle
+        import io
+
+        self.__name__ = self.__qualname__ = name
+        self.calls, self.answers, self.gone = calls, answers, False
+        self._dumps, self._bytes_io, self._loader = _pickle.dumps, io.BytesIO, _plain_data_loader()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.gone:
+            raise _CandidateGone
+        request = self._dumps((self.__name__, args, kwargs), protocol=4)
+        try:
+            _send(self.calls, request)
+            data = _receive(self.answers)
+        except OSError:
+            data = None
+        try:
+            answer = self._loader(self._bytes_io(data)).load() if data is not None else None
+        except Exception:  # not plain data: the candidate broke the protocol
+            answer = None
+        if type(answer) is tuple and len(answer) == 2 and answer[0] == "ok":
+            return answer[1]
+        if type(answer) is tuple and len(answer) == 2 and answer[0] == "raise":
+            raise CandidateRaised(str(answer[1]))
+        self.gone = True
+        raise _CandidateGone
+
+
+def _serve(source: str, calls: int, answers: int, unsafe: bool) -> None:
+    """The candidate's process: run its code, then answer calls until the harness is done."""
+    import _pickle
+
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    _execute(source, namespace, unsafe)
+    dumps, loads = _pickle.dumps, _pickle.loads
+    while (request := _receive(calls)) is not None:
+        name, args, kwargs = loads(request)
+        try:
+            answer: tuple[str, Any] = ("ok", namespace[name](*args, **kwargs))
+        except MemoryError:
+            _out_of_memory()
+        except SystemExit:
+            raise
+        except BaseException as exc:
+            _print_exception(exc)
+            answer = ("raise", f"{type(exc).__name__}: {exc}")
+        try:
+            data = dumps(answer, protocol=4)
+        except Exception as exc:
+            kind = type(answer[1]).__name__
+            data = dumps(("raise", f"the candidate returned a {kind}, not plain data: {exc}"))
+        _send(answers, data)
+    os._exit(0)
+
+
+def _mirror(pid: int) -> None:
+    """End as the candidate's process ended (its exit status or signal): never a pass."""
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        import signal
+
+        sig = os.WTERMSIG(status)
+        import contextlib
+
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP keep theirs
+            signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def _run_split(source: str, fds: tuple[int, int, int], unsafe: bool) -> None:
+    """A candidate and its tests in two processes; only the harness can finish the check."""
+    token_fd, sentinel_fd, tests_fd = fds
+    setup = (_receive(tests_fd) or b"").decode("utf-8")
+    entry_point = (_receive(tests_fd) or b"").decode("utf-8")
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    try:
+        exec(compile(setup, "setup.py", "exec"), namespace)  # trusted: the prompt's helpers
+    except BaseException as exc:
+        _print_exception(exc)
+        os._exit(1)
+    import _pickle  # noqa: F401 - imported once, before the fork, for both processes
+
+    calls_r, calls_w = os.pipe()
+    answers_r, answers_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the candidate: nothing of the harness stays open here
+        for fd in (token_fd, sentinel_fd, tests_fd, calls_w, answers_r):
+            os.close(fd)
+        _serve(source, calls_r, answers_w, unsafe)
+    os.close(calls_r)
+    os.close(answers_w)
+    token = os.read(token_fd, 64)
+    os.close(token_fd)
+    tests = (_receive(tests_fd) or b"").decode("utf-8")
+    os.close(tests_fd)
+    candidate = _Candidate(entry_point, calls_w, answers_r)
+    namespace[entry_point] = candidate
+    try:
+        exec(compile(tests, "tests.py", "exec"), namespace)
+    except _CandidateGone:
+        pass
+    except MemoryError:
+        _out_of_memory()
+    except BaseException as exc:
+        if not candidate.gone:
+            _print_exception(exc)
+            os._exit(1)
+    os.close(calls_w)  # the candidate sees the end of the calls
+    if candidate.gone:
+        _mirror(pid)
+    _finisher(token, sentinel_fd)()
+
+
 def main() -> None:
-    path, status_fd, token_fd, sentinel_fd, mode, drop = sys.argv[1:7]
-    memory_mb, cpu_s, file_mb, nproc = (int(v) for v in sys.argv[7:11])
+    path, status_fd, token_fd, sentinel_fd, tests_fd, mode, uid = sys.argv[1:8]
+    memory_mb, cpu_s, file_mb, nproc = (int(v) for v in sys.argv[8:12])
     isolation, error = [], ""
     try:
-        token = os.read(int(token_fd), 64)
-        os.close(int(token_fd))
         with open(path, encoding="utf-8") as f:
             source = f.read()
-        if drop == "1":
-            _become_nobody()
-            isolation.append("uid-nobody")
+        if uid != "0":
+            _become(int(uid))
+            isolation.append("private-uid")
         _set_rlimits(memory_mb, cpu_s, file_mb, nproc)
         isolation.append("rlimits")
+        if tests_fd != "-1":
+            _make_undumpable()
+            isolation.append("separate-harness")
     except OSError as exc:
         error = f"sandbox setup failed: {exc}"
     isolation.append("guard")
@@ -225,7 +422,12 @@ def main() -> None:
         report.write(f"isolation={','.join(isolation)}\nerror={error}\n")
     if error:
         os._exit(SETUP_EXIT)
-    _run_program(source, _finisher(token, int(sentinel_fd)), mode == "unsafe")
+    unsafe = mode == "unsafe"
+    if tests_fd != "-1":
+        _run_split(source, (int(token_fd), int(sentinel_fd), int(tests_fd)), unsafe)
+    token = os.read(int(token_fd), 64)
+    os.close(int(token_fd))
+    _run_program(source, _finisher(token, int(sentinel_fd)), unsafe)
 
 
 main()

@@ -8,9 +8,11 @@ The check gets new user (unprivileged callers), PID, network, IPC, UTS and cgrou
 no capabilities, ``no_new_privs``, its own session, and dies with its parent.
 
 Run as root, bwrap itself keeps the host's user namespace (so it can reach an interpreter under
-``/root``) and the bootstrap gives up root for ``nobody`` before any program code runs; run as
-an ordinary user, bwrap maps the caller's uid to ``nobody`` in a new user namespace. See
-docs/sandbox.md for why bubblewrap and what each option stops.
+``/root``) and the bootstrap gives up root for a uid of the check's own (``identity.private_uid``) before
+any program code runs, so ``RLIMIT_NPROC`` counts that check's processes only; run as an
+ordinary user, bwrap maps the caller's uid to ``nobody`` in a new user namespace (where
+``RLIMIT_NPROC`` is counted per namespace). See docs/sandbox.md for why bubblewrap and what
+each option stops.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from nemo_evaluator.errors import SandboxError
 
-SANDBOX_UID = 65534  # nobody
+SANDBOX_UID = 65534  # nobody, inside a check's own user namespace
 SANDBOX_GID = 65534
 TMP = "/tmp"
 PROGRAM = "/program.py"
@@ -174,7 +176,7 @@ def command(
     """The full bwrap argv that runs ``bootstrap`` (interpreter arguments) in the sandbox."""
     argv = [require_bwrap(), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     argv += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
-    if as_root:  # the bootstrap needs these two to become nobody; it drops them at once
+    if as_root:  # the bootstrap needs these two to become its private uid; it drops them at once
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]

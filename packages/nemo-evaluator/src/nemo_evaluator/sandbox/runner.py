@@ -6,6 +6,9 @@ directory), ``python -I -S`` started in its own session with the bootstrap in ``
 bounded capture of stdout/stderr, a wall-clock deadline, the per-check token that only a
 finished harness writes back, and clean-up of the group, the cgroups and any directory whatever
 happens. Nothing here changes process-wide state, so checks may run from many threads at once.
+
+A ``CandidateCheck`` also gets a tests fd (a memfd: the setup, the entry point and the tests)
+that only the harness process reads; see ``_child.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import contextlib
 import logging
 import os
 import secrets
-import selectors
 import shutil
 import signal
 import subprocess
@@ -28,8 +30,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from nemo_evaluator.errors import SandboxError
-from nemo_evaluator.sandbox import bubblewrap, cgroup
-from nemo_evaluator.sandbox.types import SandboxLimits, SandboxResult, Status
+from nemo_evaluator.sandbox import bubblewrap, cgroup, identity
+from nemo_evaluator.sandbox.capture import Capture, pump
+from nemo_evaluator.sandbox.types import CandidateCheck, SandboxLimits, SandboxResult, Status
 
 MEMORY_EXIT = 86  # keep in sync with _child.py
 SETUP_EXIT = 87
@@ -46,73 +49,6 @@ _JOIN_CGROUPS = (
 @lru_cache(maxsize=1)
 def _bootstrap_source() -> str:
     return (Path(__file__).with_name("_child.py")).read_text(encoding="utf-8")
-
-
-class _Capture:
-    """Keep the first ``limit`` bytes of a stream and drop the rest (still draining it)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.truncated = False
-
-    def add(self, data: bytes) -> None:
-        room = self.limit - self.size
-        if len(data) > room:
-            self.truncated = True
-            data = data[: max(room, 0)]
-        if data:
-            self.chunks.append(data)
-            self.size += len(data)
-
-    def text(self) -> str:
-        out = b"".join(self.chunks).decode("utf-8", errors="replace")
-        return out + "\n[... output truncated ...]" if self.truncated else out
-
-
-def _exited(pid: int) -> bool:
-    """Has ``pid`` exited? Leaves it unreaped so its process-group id cannot be reused yet."""
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None
-
-
-_DRAIN_AFTER_EXIT_S = 0.2  # output a leftover background process may still add
-
-
-def _pump(proc: subprocess.Popen[bytes], out: _Capture, err: _Capture, deadline: float) -> bool:
-    """Drain both pipes until the program exits; False when the deadline passed first.
-
-    Once the program has exited, a background process it left behind may hold the pipes open;
-    whatever it writes within ``_DRAIN_AFTER_EXIT_S`` is kept, then the group is killed.
-    """
-    assert proc.stdout is not None and proc.stderr is not None
-    exited_at: float | None = None
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ, out)
-        sel.register(proc.stderr, selectors.EVENT_READ, err)
-        while sel.get_map():
-            now = time.monotonic()
-            if exited_at is None and now >= deadline:
-                return False
-            if exited_at is not None and now - exited_at >= _DRAIN_AFTER_EXIT_S:
-                break
-            for key, _ in sel.select(timeout=min(max(deadline - now, 0.0), 0.05)):
-                data = os.read(key.fd, 65536)
-                if data:
-                    key.data.add(data)
-                else:
-                    sel.unregister(key.fileobj)
-            if exited_at is None and sel.get_map() and _exited(proc.pid):
-                exited_at = time.monotonic()
-    while not _exited(proc.pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.002)
-    return True
 
 
 def _cgroup_arg(groups: cgroup.CheckCgroups) -> str:
@@ -159,56 +95,80 @@ class _Launch:
 
 
 def _bootstrap_args(
-    path: str, fds: tuple[int, int, int], limits: SandboxLimits, *, drop: bool
+    path: str, fds: tuple[int, ...], limits: SandboxLimits, *, uid: int
 ) -> list[str]:
-    """The interpreter's arguments; the last one names the check in process listings."""
-    nproc = 0 if drop or limits.isolation == "unsafe" else limits.max_processes
+    """The interpreter's arguments; the last one names the check in process listings.
+
+    ``fds``: status, token, sentinel and tests (-1 for a whole program); ``uid``: the uid to
+    become (0: keep the caller's, or nobody of the check's own user namespace).
+    """
+    nproc = 0 if limits.isolation == "unsafe" else limits.max_processes
     return [
         "-I", "-S", "-B", "-c", _bootstrap_source(), path, *(str(fd) for fd in fds),
-        limits.isolation, "1" if drop else "0", str(limits.memory_mb),
+        limits.isolation, str(uid), str(limits.memory_mb),
         str(limits.effective_cpu_time_s), str(limits.max_file_mb), str(nproc),
         f"nemo-evaluator-sandbox-{secrets.token_hex(6)}",
     ]  # fmt: skip
 
 
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _frames(*parts: str) -> bytes:
+    """What ``_child._receive`` reads: each part as an 8-byte length and its UTF-8 bytes."""
+    encoded = [part.encode("utf-8") for part in parts]
+    return b"".join(len(e).to_bytes(8, "big") + e for e in encoded)
+
+
 def _launch(
-    program: str, executable: str, fds: tuple[int, int, int], limits: SandboxLimits
+    program: str, executable: str, fds: tuple[int, ...], limits: SandboxLimits, *, uid: int
 ) -> _Launch:
     if limits.isolation == "unsafe":
         workdir = tempfile.mkdtemp(prefix="nemo-evaluator-sandbox-")
         path = os.path.join(workdir, "program.py")
         Path(path).write_text(program, encoding="utf-8")
-        argv = [executable, *_bootstrap_args(path, fds, limits, drop=False)]
+        argv = [executable, *_bootstrap_args(path, fds, limits, uid=0)]
         env = {**_UNSAFE_ENV, "HOME": workdir, "TMPDIR": workdir}
         return _Launch(argv=argv, cwd=workdir, env=env, workdir=workdir)
     bubblewrap.require_bwrap()
     runtime = bubblewrap.runtime(executable)
-    program_fd = os.memfd_create("program.py")
-    os.write(program_fd, program.encode("utf-8"))
-    os.lseek(program_fd, 0, os.SEEK_SET)
-    as_root = os.geteuid() == 0
+    program_fd = _memfd("program.py", program.encode("utf-8"))
     argv = bubblewrap.command(
         runtime,
         tmp_bytes=limits.max_file_mb * 1024 * 1024,
-        as_root=as_root,
+        as_root=uid != 0,
         program_fd=program_fd,
         program_path=bubblewrap.PROGRAM,
-        bootstrap=_bootstrap_args(bubblewrap.PROGRAM, fds, limits, drop=as_root),
+        bootstrap=_bootstrap_args(bubblewrap.PROGRAM, fds, limits, uid=uid),
     )
     return _Launch(argv=argv, cwd="/", env={}, fds=[program_fd])
 
 
 def run_program(
-    program: str,
+    program: str | CandidateCheck,
     *,
     limits: SandboxLimits | None = None,
     python: str | None = None,
 ) -> SandboxResult:
-    """Run ``program`` (Python source) in a fresh sandboxed interpreter and report how it ended.
+    """Run ``program`` in a fresh sandboxed interpreter and report how it ended.
 
+    ``program``: Python source run as a whole (a pass: it returned normally), or a
+    ``CandidateCheck`` (a pass: its trusted tests, in a process of their own, returned).
     Raises SandboxError only when the sandbox itself cannot run (never for a failing program).
     """
     limits = limits or _DEFAULT_LIMITS
+    as_root = limits.isolation == "bubblewrap" and os.geteuid() == 0
+    with identity.private_uid() if as_root else contextlib.nullcontext(0) as uid:
+        return _run(program, limits=limits, python=python, uid=uid)
+
+
+def _run(
+    program: str | CandidateCheck, *, limits: SandboxLimits, python: str | None, uid: int
+) -> SandboxResult:
     executable = python or sys.executable
     if not executable or not os.access(executable, os.X_OK):
         raise SandboxError(f"no Python interpreter at {executable!r}: pass python=<path>")
@@ -221,7 +181,13 @@ def run_program(
     launch: _Launch | None = None
     groups = cgroup.CheckCgroups((), ())
     try:
-        launch = _launch(program, executable, (status_w, token_r, sentinel_w), limits)
+        source, tests_fd = program, -1
+        if isinstance(program, CandidateCheck):
+            source = program.candidate
+            tests_fd = _memfd("tests", _frames(program.setup, program.entry_point, program.tests))
+            ours.append(tests_fd)
+        fds = (status_w, token_r, sentinel_w, tests_fd)
+        launch = _launch(str(source), executable, fds, limits, uid=uid)
         ours += launch.fds
         groups = cgroup.create(max_tasks=limits.max_processes + 4, cpus=limits.cpus)
         argv = launch.argv
@@ -237,18 +203,18 @@ def run_program(
                 stderr=subprocess.PIPE,
                 cwd=launch.cwd,
                 env=launch.env,
-                pass_fds=(status_w, token_r, sentinel_w, *launch.fds),
+                pass_fds=(status_w, token_r, sentinel_w, *launch.fds, *_valid(tests_fd)),
                 start_new_session=True,  # own session and process group: killpg reaches all
             )
         except OSError as exc:
             raise SandboxError(f"cannot start {argv[0]!r}: {exc.strerror}") from exc
-        for fd in (status_w, token_r, sentinel_w, *launch.fds):
+        for fd in (status_w, token_r, sentinel_w, *launch.fds, *_valid(tests_fd)):
             os.close(fd)
             ours.remove(fd)
-        out = _Capture(limits.max_output_bytes)
-        err = _Capture(limits.max_output_bytes)
+        out = Capture(limits.max_output_bytes)
+        err = Capture(limits.max_output_bytes)
         try:
-            in_time = _pump(proc, out, err, started + limits.timeout_s)
+            in_time = pump(proc, out, err, started + limits.timeout_s)
         finally:
             _kill_group(proc.pid)  # before reaping, so the group id is still ours
             proc.wait()
@@ -258,6 +224,8 @@ def run_program(
                 proc.stderr.close()
         duration = time.monotonic() - started
         cgroup.destroy(groups)  # whatever is left dies before the sentinel is read
+        if uid and not in_time and not groups.paths:
+            identity.kill_all(uid)  # a killed sandbox's namespace may still be dying
         report = _read_status(status_r)
         if in_time:
             _refuse_if_not_started(proc.returncode, report, err.text(), limits)
@@ -284,6 +252,10 @@ def run_program(
         cgroup.destroy(groups)
         if launch is not None and launch.workdir is not None:
             shutil.rmtree(launch.workdir, ignore_errors=True)
+
+
+def _valid(fd: int) -> tuple[int, ...]:
+    return (fd,) if fd >= 0 else ()
 
 
 def _refuse_if_not_started(
@@ -315,7 +287,7 @@ def _isolation(
 ) -> tuple[str, ...]:
     found = list(groups.features)
     if limits.isolation == "bubblewrap":
-        found += ["bubblewrap", "userns" if os.geteuid() != 0 else "hostns-nobody"]
+        found += ["bubblewrap", "userns" if os.geteuid() != 0 else "hostns-private-uid"]
         found += ["pidns", "netns", "ipcns", "utsns", "mountns", "minimal-root", "private-tmp"]
     return (*found, *report.get("isolation", ()), "sentinel")
 
@@ -324,7 +296,7 @@ def _weaknesses(groups: cgroup.CheckCgroups, limits: SandboxLimits) -> tuple[str
     weak = []
     if limits.isolation == "unsafe":
         weak.append("unsafe: no namespaces, the host's files, processes and sockets are reachable")
-    if "cgroup-pids" not in groups.features and (limits.isolation == "unsafe" or os.geteuid() == 0):
+    if "cgroup-pids" not in groups.features and limits.isolation == "unsafe":
         weak.append("no pids cgroup: the process count is not capped")
     return tuple(weak)
 
@@ -369,14 +341,14 @@ def ensure_available(limits: SandboxLimits | None = None, *, python: str | None 
 
 
 def check_many(
-    programs: Iterable[str],
+    programs: Iterable[str | CandidateCheck],
     *,
     limits: SandboxLimits | None = None,
     parallelism: int | None = None,
     python: str | None = None,
 ) -> list[SandboxResult]:
     """Run every program (in order of the results) with up to ``parallelism`` at once."""
-    items: Sequence[str] = list(programs)
+    items: Sequence[str | CandidateCheck] = list(programs)
     workers = parallelism or os.cpu_count() or 1
     if workers < 1:
         raise SandboxError(f"parallelism must be >= 1, got {parallelism}")

@@ -51,6 +51,29 @@ class SandboxLimits:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CandidateCheck:
+    """Model-written code and the trusted tests that call it, run in two processes.
+
+    ``candidate`` (untrusted; HumanEval: prompt + completion) runs in one process and defines
+    ``entry_point``. ``setup`` (trusted; HumanEval: the prompt, whose helpers some tests use)
+    and then ``tests`` (trusted; HumanEval: the test code and ``check(<entry point>)``) run in
+    the harness, another process the candidate cannot read or write, with ``entry_point``
+    bound to a proxy: each call goes to the candidate's process, and only built-in data
+    (numbers, strings, bytes, lists, tuples, dicts, sets, None) comes back. The check passes
+    only when ``tests`` returned; see docs/sandbox.md.
+    """
+
+    candidate: str
+    entry_point: str
+    tests: str
+    setup: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.entry_point.isidentifier():
+            raise ConfigError(f"entry_point must be a Python name, got {self.entry_point!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class SandboxResult:
     """Outcome of one check.
 

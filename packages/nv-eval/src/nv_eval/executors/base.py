@@ -25,7 +25,9 @@ JOB_DIR_TOKEN = "{job_dir}"
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One job to run: ``command`` inside ``job_dir``."""
+    """One job to run: ``command`` inside ``job_dir``; ``name`` is its task, ``order`` its index
+    in the invocation. The launcher plans these, executors submit them, and the store keeps
+    what became of each (:class:`nv_eval.store.JobRecord`)."""
 
     job_id: str
     name: str
@@ -40,7 +42,11 @@ class JobSpec:
     """Submission index: jobs start in this order."""
     total_jobs: int = 1
     job_file: str = ""
-    """The job file's text (``job.json``), for executors that ship it themselves."""
+    """The job file's text (``job.json``, see :class:`nv_eval.job.JobFile`), for executors
+    that ship it themselves."""
+    output_dir: str = ""
+    """The evaluation's output_dir as written in the job file (relative to ``job_dir`` when
+    relative)."""
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)
     """Variables the job's process gets in its environment only: never in a file, a script
     or ``describe`` (a literal API key)."""

@@ -43,8 +43,6 @@ class ApiEndpoint(StrictModel):
     api_key_env: str | None = None
     """The name of the environment variable that holds the API key, read when the run starts
     (an unset variable is an error). Only the name is stored."""
-    stream: bool = False
-    """Ask the endpoint for streamed (SSE) responses."""
     adapter_config: AdapterConfig | None = None
     """Interceptors between the client and this endpoint."""
 

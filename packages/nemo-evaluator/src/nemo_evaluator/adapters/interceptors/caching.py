@@ -24,7 +24,7 @@ from typing import Any
 
 from nvidia_eval_commons.api._strict import StrictModel
 
-from ..types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
+from ..interceptor import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
 
 CACHE_FILE = "cache.sqlite"
 _log = logging.getLogger(__name__)
@@ -182,6 +182,7 @@ class CachingInterceptor(Interceptor):
 
     name = "caching"
     config_model = CachingConfig
+    changes_results = False
     best_effort = False
 
     def __init__(self, config: CachingConfig, *, env: ChainEnv) -> None:

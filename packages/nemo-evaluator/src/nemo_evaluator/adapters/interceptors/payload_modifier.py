@@ -13,7 +13,7 @@ from pydantic import Field
 
 from nvidia_eval_commons.api._strict import StrictModel
 
-from ..types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
+from ..interceptor import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
 
 _MISSING = object()
 

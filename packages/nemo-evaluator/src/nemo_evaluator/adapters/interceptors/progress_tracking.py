@@ -19,8 +19,8 @@ from pydantic import Field
 
 from nvidia_eval_commons.api._strict import StrictModel
 
-from ..types import AdapterResponse, ChainEnv, Interceptor, RequestContext
-from ._summary import write_json_atomic
+from ..interceptor import AdapterResponse, ChainEnv, Interceptor, RequestContext
+from ..log_files import write_json_atomic
 
 PROGRESS_FILE = "progress.json"
 _log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class ProgressTrackingInterceptor(Interceptor):
 
     name = "progress_tracking"
     config_model = ProgressTrackingConfig
+    changes_results = False
 
     def __init__(self, config: ProgressTrackingConfig, *, env: ChainEnv) -> None:
         super().__init__(config, env=env)

@@ -20,8 +20,8 @@ from pydantic import Field
 
 from nvidia_eval_commons.api._strict import StrictModel
 
-from ..types import AdapterResponse, ChainEnv, Interceptor, RequestContext
-from ._summary import write_json_atomic
+from ..interceptor import AdapterResponse, ChainEnv, Interceptor, RequestContext
+from ..log_files import write_json_atomic
 
 STATS_FILE = "reasoning_stats.json"
 

@@ -11,15 +11,14 @@ from pydantic import Field
 
 from nvidia_eval_commons.api._strict import StrictModel
 
-from ..types import (
+from ..interceptor import (
     AdapterRequest,
     AdapterResponse,
     ChainEnv,
     Interceptor,
     RequestContext,
-    loggable_headers,
 )
-from ._summary import JsonlWriter, body_for_log
+from ..log_files import JsonlWriter, body_for_log, loggable_headers
 
 LOG_FILE = "requests.jsonl"
 
@@ -38,6 +37,7 @@ class RequestLoggingInterceptor(Interceptor):
 
     name = "request_logging"
     config_model = RequestLoggingConfig
+    changes_results = False
 
     def __init__(self, config: RequestLoggingConfig, *, env: ChainEnv) -> None:
         super().__init__(config, env=env)

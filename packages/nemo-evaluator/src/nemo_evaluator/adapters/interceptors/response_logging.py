@@ -12,8 +12,8 @@ from pydantic import Field
 
 from nvidia_eval_commons.api._strict import StrictModel
 
-from ..types import AdapterResponse, ChainEnv, Interceptor, RequestContext, loggable_headers
-from ._summary import JsonlWriter, body_for_log
+from ..interceptor import AdapterResponse, ChainEnv, Interceptor, RequestContext
+from ..log_files import JsonlWriter, body_for_log, loggable_headers
 
 LOG_FILE = "responses.jsonl"
 FAILED_FILE = "failed_requests.jsonl"
@@ -33,6 +33,7 @@ class ResponseLoggingInterceptor(Interceptor):
 
     name = "response_logging"
     config_model = ResponseLoggingConfig
+    changes_results = False
 
     def __init__(self, config: ResponseLoggingConfig, *, env: ChainEnv) -> None:
         super().__init__(config, env=env)

@@ -9,7 +9,7 @@ from pydantic import Field
 from nvidia_eval_commons.api._strict import StrictModel
 
 from ...errors import ConfigError
-from ..types import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
+from ..interceptor import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
 
 
 class SystemMessageConfig(StrictModel):

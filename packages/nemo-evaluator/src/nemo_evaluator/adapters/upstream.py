@@ -42,8 +42,8 @@ from tenacity.stop import stop_base
 
 from nvidia_eval_commons.api._strict import StrictModel
 
-from ..deadline import DeadlinePoolManager, Watch, attempt_deadline
-from ..types import AdapterRequest, AdapterResponse, RequestContext
+from .deadline import DeadlinePoolManager, Watch, attempt_deadline
+from .interceptor import AdapterRequest, AdapterResponse, RequestContext
 
 # Not forwarded in either direction (RFC 9110 hop-by-hop headers and what the transport sets).
 HOP_HEADERS = frozenset(

@@ -21,7 +21,7 @@ import time
 import aiohttp
 from tenacity import AsyncRetrying
 
-from ..types import AdapterRequest, AdapterResponse, RequestContext
+from .interceptor import AdapterRequest, AdapterResponse, RequestContext
 from .upstream import (
     UpstreamConfig,
     _clean_headers,

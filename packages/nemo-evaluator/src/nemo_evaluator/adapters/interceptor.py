@@ -21,22 +21,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-_UNSET: Any = object()
+from .request_counters import RequestCounters
 
-# Headers whose values are secrets: forwarded upstream, never written to a log.
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
-)
+_UNSET: Any = object()
 
 
 def dumps(obj: Any) -> bytes:
     """Compact JSON bytes (what goes on the wire)."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def loggable_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Headers with secret values masked."""
-    return {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
 
 class _JsonBody:
@@ -167,6 +159,8 @@ class ChainEnv:
     upstream_url: str
     """The full endpoint URL given at start-up."""
     endpoint_type: str = "chat"
+    counters: RequestCounters = field(default_factory=RequestCounters)
+    """The pipeline's counts of its final answers (read them; the pipeline records)."""
 
 
 class Interceptor:
@@ -176,6 +170,10 @@ class Interceptor:
     config_model: ClassVar[type[BaseModel]]
     best_effort: ClassVar[bool] = True
     """Errors of a best-effort interceptor are logged and never break a request."""
+    changes_results: ClassVar[bool] = True
+    """False for an interceptor that only observes (logging, stats, progress) or replays (the
+    cache): its settings may change between a run and its resume. True, the safe default for
+    third-party interceptors, puts its name and config among the settings a resume must match."""
 
     def __init__(self, config: Any, *, env: ChainEnv) -> None:
         self.config = config

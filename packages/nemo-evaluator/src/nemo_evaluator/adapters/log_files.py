@@ -1,4 +1,9 @@
-"""Small shared helpers of the interceptors: a thread-safe JSON summary writer."""
+"""The files the adapter writes to its output directory, and values made safe to write there.
+
+JSON summaries (``adapter_stats.json`` and the interceptors' own) are written whole or not at
+all; request and response logs are JSON lines appended one at a time, capped, flushed per line;
+header values that are secrets are masked before anything is written.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,15 @@ from typing import Any
 
 from nvidia_eval_commons.files import atomic_write
 
+# Headers whose values are secrets: forwarded upstream, never written to a log.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
+)
+
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` via a temp file and rename (never half a file)."""
     atomic_write(path, json.dumps(data, indent=2, sort_keys=True))
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """The ``q`` quantile (0..1) of already sorted values, nearest-rank; ``None`` if empty."""
-    if not sorted_values:
-        return None
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
 
 
 class JsonlWriter:
@@ -66,3 +68,8 @@ def body_for_log(raw: bytes, parsed: Any) -> Any:
     if parsed is not None:
         return parsed
     return raw.decode("utf-8", errors="replace")
+
+
+def loggable_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers with secret values masked."""
+    return {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
