@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import json
 import os
@@ -11,25 +10,10 @@ from pathlib import Path
 import pytest
 from nv_eval_testutil import eval_config, write_config
 
+from nemo_evaluator.testing.secrets import KEY_SHAPES, files_holding
 from nv_eval.cli import main
 
-KEYS = {
-    "upper": "ABC_DEF_123_XYZ9",
-    "sk": "sk-proj-Ab12Cd34Ef56Gh78",
-    "symbols": "p@$s:w0rd!#%&*+/=?^~'\"`|<>",
-}
-
-
-def _forms(key: str) -> list[bytes]:
-    return [key.encode(), json.dumps(key)[1:-1].encode(), base64.b64encode(key.encode())]
-
-
-def files_holding(root: Path, key: str) -> list[str]:
-    return [
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.is_file() and any(f in p.read_bytes() for f in _forms(key))
-    ]
+KEYS = KEY_SHAPES
 
 
 def _config(tmp_path: Path, url: str, api_key: str, **execution: object) -> None:
