@@ -224,16 +224,16 @@ def test_seed_pattern_1_call_shape(gsm8k_upstream, tmp_path, monkeypatch):
     assert results.metadata.model_id == "megatron_model"
 
 
-def test_outputs_stream_in_document_order_across_chunks_resumed_and_fresh(upstream, tmp_path):
+def test_outputs_stream_in_document_order_across_chunks_resumed_and_fresh(gsm8k_upstream, tmp_path):
     # 257 documents: one past the 256 journal entries read back at a time; the first 130
     # come from an earlier run's journal (scored again), the other 127 are scored as they run
     first = evaluate(
-        target(upstream),
+        target(gsm8k_upstream),
         config(tmp_path, parallelism=8, limit_samples=130, extra={"tiny_size": 257, "quiet": True}),
     )
     assert first.metadata.num_samples == 130
     result = evaluate(
-        target(upstream), config(tmp_path, parallelism=8, extra={"tiny_size": 257, "quiet": True})
+        target(gsm8k_upstream), config(tmp_path, parallelism=8, extra={"tiny_size": 257, "quiet": True})
     )
     counts = result.metadata.extra["counts"]
     assert (counts["samples"], counts["resumed_from_journal"], counts["scored"]) == (257, 130, 257)
