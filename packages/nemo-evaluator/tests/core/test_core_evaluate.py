@@ -233,7 +233,8 @@ def test_outputs_stream_in_document_order_across_chunks_resumed_and_fresh(gsm8k_
     )
     assert first.metadata.num_samples == 130
     result = evaluate(
-        target(gsm8k_upstream), config(tmp_path, parallelism=8, extra={"tiny_size": 257, "quiet": True})
+        target(gsm8k_upstream),
+        config(tmp_path, parallelism=8, extra={"tiny_size": 257, "quiet": True}),
     )
     counts = result.metadata.extra["counts"]
     assert (counts["samples"], counts["resumed_from_journal"], counts["scored"]) == (257, 130, 257)
