@@ -222,3 +222,34 @@ def test_seed_pattern_1_call_shape(gsm8k_upstream, tmp_path, monkeypatch):
     assert "tiny_gsm8k.exact_match.strict-match" in str(results)
     assert (tmp_path / "results" / "requests.jsonl").exists()
     assert results.metadata.model_id == "megatron_model"
+
+
+def test_outputs_stream_in_document_order_across_chunks_resumed_and_fresh(gsm8k_upstream, tmp_path):
+    # 257 documents: one past the 256 journal entries read back at a time; the first 130
+    # come from an earlier run's journal (scored again), the other 127 are scored as they run
+    first = evaluate(
+        target(gsm8k_upstream),
+        config(tmp_path, parallelism=8, limit_samples=130, extra={"tiny_size": 257, "quiet": True}),
+    )
+    assert first.metadata.num_samples == 130
+    result = evaluate(
+        target(gsm8k_upstream),
+        config(tmp_path, parallelism=8, extra={"tiny_size": 257, "quiet": True}),
+    )
+    counts = result.metadata.extra["counts"]
+    assert (counts["samples"], counts["resumed_from_journal"], counts["scored"]) == (257, 130, 257)
+    # the upstream fixture knows the first 60 questions (two in three right), not the rest
+    right = [i < 60 and i % 3 != 0 for i in range(257)]
+    assert strict(result).value == pytest.approx(sum(right) / 257)
+    samples = [json.loads(x) for x in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert [s["doc_id"] for s in samples] == [str(i) for i in range(257)]
+    for i in (0, 1, 59, 60, 255, 256):  # both ends of both chunks, and the fixture's edge
+        assert samples[i]["score"] == {"exact_match": {"strict-match": float(right[i])}}, i
+        assert samples[i]["extracted"] is not None and samples[i]["target"] is not None
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    rows = json.loads(page.split('id="samples-data">', 1)[1].split("</script>", 1)[0])
+    assert [r["id"] for r in rows] == [str(i) for i in range(257)]
+    wrong = right.count(False)
+    assert f'<option value="wrong">wrong ({wrong})</option>' in page
+    assert f'<option value="correct">correct ({257 - wrong})</option>' in page
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files
