@@ -28,6 +28,8 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,84 +50,83 @@ def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[st
     return changes
 
 
-def _scan(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], int | None]:
-    """The header's settings, the last entry of every doc_id and the last plan's size.
+def _lines(path: Path) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
+    """``(start, end, record)`` of every complete line (byte offsets); ``record`` is None for
+    a line that is not a JSON object. A torn last line (a crash mid-write) ends the walk.
 
     Lines are parsed as JSON, never matched as bytes: a prompt that happens to contain
-    ``"kind": "sample"`` is not a sample. A torn last line (a crash mid-write) is skipped.
+    ``"kind": "sample"`` is not a sample.
     """
-    settings: dict[str, Any] | None = None
-    entries: dict[str, dict[str, Any]] = {}
-    planned: int | None = None
     if not path.exists():
-        return None, entries, None
-    with path.open("r", encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # torn by a crash
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict):
-                continue
-            kind = record.get("kind")
-            if kind == "header":
-                settings = record.get("settings", {})
-            elif kind == "plan" and isinstance(record.get("docs"), int):
-                planned = record["docs"]
-            elif kind == "sample" and "doc_id" in record:
-                entries[str(record["doc_id"])] = record
-    return settings, entries, planned
-
-
-def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
-    """The header's settings and the last entry of every doc_id (torn lines are skipped)."""
-    settings, entries, _planned = _scan(path)
-    return settings, entries
-
-
-def _index(
-    path: Path,
-) -> tuple[dict[str, Any] | None, dict[str, int], set[str], int]:
-    """The header's settings, the offset of every doc_id's last line, the doc_ids whose last
-    line is an error, and the length of the complete lines (a torn tail is not counted)."""
-    settings: dict[str, Any] | None = None
-    offsets: dict[str, int] = {}
-    failed: set[str] = set()
+        return
     pos = 0
-    if not path.exists():
-        return None, offsets, failed, 0
     with path.open("rb") as fh:
         for line in fh:
             if not line.endswith(b"\n"):
-                break  # torn by a crash
+                return  # torn by a crash
             start, pos = pos, pos + len(line)
             try:
                 record = json.loads(line)
             except ValueError:
-                continue
-            if not isinstance(record, dict):
-                continue
-            if record.get("kind") == "header":
-                settings = record.get("settings", {})
-            elif record.get("kind") == "sample" and "doc_id" in record:
-                doc_id = str(record["doc_id"])
-                offsets[doc_id] = start
-                if record.get("error"):
-                    failed.add(doc_id)
-                else:
-                    failed.discard(doc_id)
-    return settings, offsets, failed, pos
+                record = None
+            yield start, pos, record if isinstance(record, dict) else None
+
+
+def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """The header's settings and the last entry of every doc_id (torn lines are skipped)."""
+    settings: dict[str, Any] | None = None
+    entries: dict[str, dict[str, Any]] = {}
+    for _start, _end, record in _lines(path):
+        if record is None:
+            continue
+        if record.get("kind") == "header":
+            settings = record.get("settings", {})
+        elif record.get("kind") == "sample" and "doc_id" in record:
+            entries[str(record["doc_id"])] = record
+    return settings, entries
+
+
+@dataclass
+class _Index:
+    """What a journal holds, without its entries: the header's settings, the offset of every
+    doc_id's last line, the doc_ids whose last line is an error, the last plan's size and the
+    length of the complete lines (a torn tail is not counted)."""
+
+    settings: dict[str, Any] | None = None
+    offsets: dict[str, int] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+    planned: int | None = None
+    size: int = 0
+
+
+def _index(path: Path) -> _Index:
+    index = _Index()
+    for start, end, record in _lines(path):
+        index.size = end
+        if record is None:
+            continue
+        kind = record.get("kind")
+        if kind == "header":
+            index.settings = record.get("settings", {})
+        elif kind == "plan" and isinstance(record.get("docs"), int):
+            index.planned = record["docs"]
+        elif kind == "sample" and "doc_id" in record:
+            doc_id = str(record["doc_id"])
+            index.offsets[doc_id] = start
+            if record.get("error"):
+                index.failed.add(doc_id)
+            else:
+                index.failed.discard(doc_id)
+    return index
 
 
 def read_progress(path: Path) -> tuple[int, int | None]:
     """(documents finished, documents planned) of the journal at ``path``; ``(0, None)`` when
     there is none yet. A document counts once however often it was retried, with or without
     an error; the total is ``None`` for a journal without a plan line."""
-    _settings, entries, planned = _scan(path)
-    done = len(entries) if planned is None else min(len(entries), planned)
-    return done, planned
+    index = _index(path)
+    done = len(index.offsets)
+    return (done, None) if index.planned is None else (min(done, index.planned), index.planned)
 
 
 class Journal:
@@ -159,7 +160,9 @@ class Journal:
 
     def open(self, *, check_settings: bool = True) -> Journal:
         """Index existing entries (refusing other settings), then open for appending."""
-        old_settings, self._offsets, self._failed, self._size = _index(self.path)
+        index = _index(self.path)
+        old_settings, self._offsets, self._failed = index.settings, index.offsets, index.failed
+        self._size = index.size
         if old_settings is not None and check_settings and old_settings != self.settings:
             changes = "; ".join(_diff(old_settings, self.settings)[:3])
             raise EvaluationConfigError(
