@@ -29,7 +29,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +49,13 @@ def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[st
     return changes
 
 
-def _lines(path: Path) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
-    """``(start, end, record)`` of every complete line (byte offsets); ``record`` is None for
-    a line that is not a JSON object. A torn last line (a crash mid-write) ends the walk.
+def _records(path: Path) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
+    """(offset, end offset, record) of every complete line, in file order; the record is
+    ``None`` for a line that is not a JSON object (kept in the file, never read as an entry).
 
     Lines are parsed as JSON, never matched as bytes: a prompt that happens to contain
-    ``"kind": "sample"`` is not a sample.
+    ``"kind": "sample"`` is not a sample. Reading stops at a torn last line (a crash
+    mid-write).
     """
     if not path.exists():
         return
@@ -72,61 +72,62 @@ def _lines(path: Path) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
             yield start, pos, record if isinstance(record, dict) else None
 
 
-def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
-    """The header's settings and the last entry of every doc_id (torn lines are skipped)."""
+def _scan(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], int | None]:
+    """The header's settings, the last entry of every doc_id and the last plan's size."""
     settings: dict[str, Any] | None = None
     entries: dict[str, dict[str, Any]] = {}
-    for _start, _end, record in _lines(path):
+    planned: int | None = None
+    for _start, _end, record in _records(path):
+        if record is None:
+            continue
+        kind = record.get("kind")
+        if kind == "header":
+            settings = record.get("settings", {})
+        elif kind == "plan" and isinstance(record.get("docs"), int):
+            planned = record["docs"]
+        elif kind == "sample" and "doc_id" in record:
+            entries[str(record["doc_id"])] = record
+    return settings, entries, planned
+
+
+def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """The header's settings and the last entry of every doc_id (torn lines are skipped)."""
+    settings, entries, _planned = _scan(path)
+    return settings, entries
+
+
+def _index(
+    path: Path,
+) -> tuple[dict[str, Any] | None, dict[str, int], set[str], int]:
+    """The header's settings, the offset of every doc_id's last line, the doc_ids whose last
+    line is an error, and the length of the complete lines (a torn tail is not counted)."""
+    settings: dict[str, Any] | None = None
+    offsets: dict[str, int] = {}
+    failed: set[str] = set()
+    size = 0
+    for start, end, record in _records(path):
+        size = end  # the complete lines so far (what a torn tail is cut back to)
         if record is None:
             continue
         if record.get("kind") == "header":
             settings = record.get("settings", {})
         elif record.get("kind") == "sample" and "doc_id" in record:
-            entries[str(record["doc_id"])] = record
-    return settings, entries
-
-
-@dataclass
-class _Index:
-    """What a journal holds, without its entries: the header's settings, the offset of every
-    doc_id's last line, the doc_ids whose last line is an error, the last plan's size and the
-    length of the complete lines (a torn tail is not counted)."""
-
-    settings: dict[str, Any] | None = None
-    offsets: dict[str, int] = field(default_factory=dict)
-    failed: set[str] = field(default_factory=set)
-    planned: int | None = None
-    size: int = 0
-
-
-def _index(path: Path) -> _Index:
-    index = _Index()
-    for start, end, record in _lines(path):
-        index.size = end
-        if record is None:
-            continue
-        kind = record.get("kind")
-        if kind == "header":
-            index.settings = record.get("settings", {})
-        elif kind == "plan" and isinstance(record.get("docs"), int):
-            index.planned = record["docs"]
-        elif kind == "sample" and "doc_id" in record:
             doc_id = str(record["doc_id"])
-            index.offsets[doc_id] = start
+            offsets[doc_id] = start
             if record.get("error"):
-                index.failed.add(doc_id)
+                failed.add(doc_id)
             else:
-                index.failed.discard(doc_id)
-    return index
+                failed.discard(doc_id)
+    return settings, offsets, failed, size
 
 
 def read_progress(path: Path) -> tuple[int, int | None]:
     """(documents finished, documents planned) of the journal at ``path``; ``(0, None)`` when
     there is none yet. A document counts once however often it was retried, with or without
     an error; the total is ``None`` for a journal without a plan line."""
-    index = _index(path)
-    done = len(index.offsets)
-    return (done, None) if index.planned is None else (min(done, index.planned), index.planned)
+    _settings, entries, planned = _scan(path)
+    done = len(entries) if planned is None else min(len(entries), planned)
+    return done, planned
 
 
 class Journal:
@@ -160,9 +161,7 @@ class Journal:
 
     def open(self, *, check_settings: bool = True) -> Journal:
         """Index existing entries (refusing other settings), then open for appending."""
-        index = _index(self.path)
-        old_settings, self._offsets, self._failed = index.settings, index.offsets, index.failed
-        self._size = index.size
+        old_settings, self._offsets, self._failed, self._size = _index(self.path)
         if old_settings is not None and check_settings and old_settings != self.settings:
             changes = "; ".join(_diff(old_settings, self.settings)[:3])
             raise EvaluationConfigError(
