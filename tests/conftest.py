@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,15 +35,7 @@ def example_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster() -> Iterator[dict[str, str]]:
-    """A real single-node Slurm for this session (the recipe in packages/nv-eval/tests)."""
-    reason = local_slurm.missing_reason()
-    if reason:
-        pytest.skip(reason)
-    port = os.environ.get("EXAMPLES_TEST_SLURM_PORT", "16937")
-    try:
-        with local_slurm.local_slurm(prefix="examples-slurm-", port=port) as conf:
-            yield {"SLURM_CONF": str(conf)}
-    except local_slurm.SlurmStartError as exc:
-        pytest.fail(str(exc))
+# a real single-node Slurm for this session: the one fixture of packages/nv-eval/tests
+slurm_cluster = local_slurm.slurm_cluster_fixture(
+    prefix="examples-slurm-", port_env="EXAMPLES_TEST_SLURM_PORT", default_port="16937"
+)

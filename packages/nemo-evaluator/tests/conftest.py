@@ -1,11 +1,16 @@
-"""Real benchmark files for the tests: the shared datasets folder, never a download."""
+"""Fixtures of every evaluator test: the shared datasets folder (never a download) and a plain
+stub upstream on loopback (``upstream``; the core tests' gsm8k-answering one is
+``gsm8k_upstream``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from shared_data import MISSING, SHARED
+
+from nemo_evaluator.testing import OpenAIStubServer
 
 
 @pytest.fixture
@@ -25,3 +30,10 @@ def shared_data_path() -> Path:
     if MISSING:
         pytest.skip(MISSING)
     return SHARED
+
+
+@pytest.fixture
+def upstream() -> Iterator[OpenAIStubServer]:
+    """A plain OpenAI-compatible stub on 127.0.0.1 serving ``stub-model``."""
+    with OpenAIStubServer(model="stub-model", threads=16) as server:
+        yield server

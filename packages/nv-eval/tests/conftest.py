@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_slurm import SlurmStartError, local_slurm, missing_reason
+from local_slurm import slurm_cluster_fixture
 
 
 @pytest.fixture
@@ -26,23 +25,6 @@ def stub() -> Iterator[object]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster() -> Iterator[dict[str, str]]:
-    """A real single-node Slurm (munge + slurmctld + slurmd), started for this session."""
-    reason = missing_reason()
-    if reason:
-        pytest.skip(reason)
-    port = os.environ.get("NV_EVAL_TEST_SLURM_PORT", "16917")
-    try:
-        with local_slurm(prefix="nv-eval-slurm-", port=port) as conf:
-            old = os.environ.get("SLURM_CONF")
-            os.environ["SLURM_CONF"] = str(conf)
-            try:
-                yield {"SLURM_CONF": str(conf), "base": str(conf.parent.parent)}
-            finally:
-                if old is None:
-                    os.environ.pop("SLURM_CONF", None)
-                else:
-                    os.environ["SLURM_CONF"] = old
-    except SlurmStartError as exc:
-        pytest.fail(str(exc))
+slurm_cluster = slurm_cluster_fixture(
+    prefix="nv-eval-slurm-", port_env="NV_EVAL_TEST_SLURM_PORT", default_port="16917"
+)

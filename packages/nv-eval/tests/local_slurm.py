@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 SLURM_SCRIPT = Path(__file__).parent / "slurm_cluster.sh"
 
@@ -59,3 +60,37 @@ def local_slurm(*, prefix: str, port: str) -> Iterator[Path]:
             ["bash", str(SLURM_SCRIPT), "stop"], env=env, capture_output=True, timeout=120
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+def slurm_cluster_fixture(*, prefix: str, port_env: str, default_port: str) -> Any:
+    """The session fixture ``slurm_cluster`` (the one definition both suites use).
+
+    It yields ``{"SLURM_CONF": ..., "base": ...}`` and points ``SLURM_CONF`` at the cluster
+    while the session runs; it skips, with the install command, where Slurm cannot start, and
+    fails when the daemons do not come up. Each suite takes its own port (``port_env``) so
+    both can run at once.
+    """
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def slurm_cluster() -> Iterator[dict[str, str]]:
+        """A real single-node Slurm (munge + slurmctld + slurmd), started for this session."""
+        reason = missing_reason()
+        if reason:
+            pytest.skip(reason)
+        port = os.environ.get(port_env, default_port)
+        try:
+            with local_slurm(prefix=prefix, port=port) as conf:
+                old = os.environ.get("SLURM_CONF")
+                os.environ["SLURM_CONF"] = str(conf)
+                try:
+                    yield {"SLURM_CONF": str(conf), "base": str(conf.parent.parent)}
+                finally:
+                    if old is None:
+                        os.environ.pop("SLURM_CONF", None)
+                    else:
+                        os.environ["SLURM_CONF"] = old
+        except SlurmStartError as exc:
+            pytest.fail(str(exc))
+
+    return slurm_cluster

@@ -10,13 +10,6 @@ import pytest
 from adapter_support import fast_retries
 
 from nemo_evaluator.adapters.pipeline import AdapterPipeline
-from nemo_evaluator.testing import OpenAIStubServer
-
-
-@pytest.fixture
-def upstream() -> Iterator[OpenAIStubServer]:
-    with OpenAIStubServer(model="stub-model") as server:
-        yield server
 
 
 @pytest.fixture

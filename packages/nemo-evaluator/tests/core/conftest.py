@@ -33,6 +33,6 @@ def gsm8k_reply() -> Any:
 
 
 @pytest.fixture
-def upstream() -> Iterator[OpenAIStubServer]:
+def gsm8k_upstream() -> Iterator[OpenAIStubServer]:
     with OpenAIStubServer(model="stub-model", reply=gsm8k_reply(), threads=16) as server:
         yield server

@@ -107,5 +107,5 @@ for _cls in (TinyGsm8k, TinyArc):
 
 
 def expected_strict_match(n: int) -> float:
-    """The tiny_gsm8k accuracy the upstream fixture gives on the first ``n`` items."""
+    """The tiny_gsm8k accuracy the gsm8k_upstream fixture gives on the first ``n`` items."""
     return sum(1 for i in range(n) if i % 3) / n

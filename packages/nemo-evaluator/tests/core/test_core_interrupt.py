@@ -20,13 +20,13 @@ CLI = Path(__file__).parent / "evalcore_cli.py"
 N = 40
 
 
-def run_cmd(upstream, out: Path, *extra: str) -> list[str]:
+def run_cmd(gsm8k_upstream, out: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
         str(CLI),
         "run",
         "--model-url",
-        upstream.url,
+        gsm8k_upstream.url,
         "--model-id",
         "stub-model",
         "--type",
@@ -51,9 +51,9 @@ def journaled(out: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if '"kind": "sample"' in line)
 
 
-def start_and_wait(upstream, out: Path, at_least: int) -> subprocess.Popen:
+def start_and_wait(gsm8k_upstream, out: Path, at_least: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        run_cmd(upstream, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        run_cmd(gsm8k_upstream, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 60
     while journaled(out) < at_least:
@@ -68,31 +68,31 @@ def metrics(out: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_resume_after_kill_9_gives_the_metrics_of_an_uninterrupted_run(upstream, tmp_path):
+def test_resume_after_kill_9_gives_the_metrics_of_an_uninterrupted_run(gsm8k_upstream, tmp_path):
     reference = tmp_path / "reference"
-    subprocess.run(run_cmd(upstream, reference), check=True, timeout=120)
+    subprocess.run(run_cmd(gsm8k_upstream, reference), check=True, timeout=120)
 
-    upstream.latency_s = 0.05
+    gsm8k_upstream.latency_s = 0.05
     killed = tmp_path / "killed"
-    proc = start_and_wait(upstream, killed, at_least=6)
+    proc = start_and_wait(gsm8k_upstream, killed, at_least=6)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     done = journaled(killed)
     assert 6 <= done < N
     assert not (killed / "results.json").exists()
 
-    upstream.latency_s = 0.0
-    before = upstream.request_count
-    subprocess.run(run_cmd(upstream, killed), check=True, timeout=120)
-    assert upstream.request_count - before <= N - done + 2  # only what was left (+ in flight)
+    gsm8k_upstream.latency_s = 0.0
+    before = gsm8k_upstream.request_count
+    subprocess.run(run_cmd(gsm8k_upstream, killed), check=True, timeout=120)
+    assert gsm8k_upstream.request_count - before <= N - done + 2  # only what was left (+ in flight)
     assert metrics(killed) == metrics(reference)
 
 
 @pytest.mark.slow
-def test_ctrl_c_keeps_the_journal_and_prints_the_resume_command(upstream, tmp_path):
-    upstream.latency_s = 0.05
+def test_ctrl_c_keeps_the_journal_and_prints_the_resume_command(gsm8k_upstream, tmp_path):
+    gsm8k_upstream.latency_s = 0.05
     out = tmp_path / "run"
-    proc = start_and_wait(upstream, out, at_least=4)
+    proc = start_and_wait(gsm8k_upstream, out, at_least=4)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
@@ -100,7 +100,7 @@ def test_ctrl_c_keeps_the_journal_and_prints_the_resume_command(upstream, tmp_pa
     saved = journaled(out)
     assert saved >= 4
     assert f"Interrupted: {saved} of {N} samples are saved in {out / 'journal.jsonl'}" in err
-    upstream.latency_s = 0.0
+    gsm8k_upstream.latency_s = 0.0
     resumed = subprocess.run(
         [sys.executable, str(CLI), "run", "--resume", str(out), "-q"],
         capture_output=True,

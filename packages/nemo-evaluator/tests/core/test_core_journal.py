@@ -57,6 +57,27 @@ def test_other_settings_are_refused_with_the_fix(tmp_path):
     assert "\n" not in msg
 
 
+def test_entries_are_read_back_by_byte_offset_across_reopen_and_non_ascii(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    with Journal(path, settings=SETTINGS).open() as j:
+        j.append({"doc_id": "a", "error": None, "raw": ["Größe 😀"]})  # multi-byte text
+        j.append({"doc_id": "b", "error": "boom"})
+        # read back while the writer is still open (its buffer is flushed first)
+        assert j.entry("a")["raw"] == ["Größe 😀"]
+    with Journal(path, settings=SETTINGS).open() as j:
+        assert j.entry("b")["error"] == "boom"
+        j.append({"doc_id": "b", "error": None, "raw": ["ok"]})
+        j.append({"doc_id": "c", "error": None, "raw": ["ç"]})
+        j.close()
+        # after close the entries stay readable; the later line for "b" wins
+        assert j.entry("b")["raw"] == ["ok"]
+        assert j.entry("c")["raw"] == ["ç"]
+        assert j.entry("a")["raw"] == ["Größe 😀"]
+        assert j.entry("missing") is None
+        assert "c" in j and "missing" not in j
+        assert j.done_ids() == {"a", "b", "c"}
+
+
 def test_progress_counts_each_document_once_against_the_last_plan(tmp_path):
     from nemo_evaluator.core.journal import read_progress
 

@@ -43,7 +43,7 @@ def eval_cfg(out: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def upstream():
+def graded_upstream():
     reply = GradedReply(answers(), accuracy=0.5, seed=3, per_request_seed=True)
     with OpenAIStubServer(reply=reply, threads=8) as server:
         yield server
@@ -53,13 +53,15 @@ def target(url: str) -> dict:
     return {"api_endpoint": {"url": url, "model_id": "stub", "type": "completions"}}
 
 
-def test_repeats_give_pass_at_k_maj_at_k_and_clustered_intervals(upstream, tmp_path):
-    result = evaluate(target_cfg=target(upstream.completions_url), eval_cfg=eval_cfg(tmp_path))
+def test_repeats_give_pass_at_k_maj_at_k_and_clustered_intervals(graded_upstream, tmp_path):
+    result = evaluate(
+        target_cfg=target(graded_upstream.completions_url), eval_cfg=eval_cfg(tmp_path)
+    )
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").open()]
     assert len(rows) == N_DOCS * REPEATS
     assert {r["doc_id"] for r in rows} == {f"{d}@{r}" for d in range(N_DOCS) for r in range(4)}
     seeds = defaultdict(set)
-    for req in upstream.requests:
+    for req in graded_upstream.requests:
         q = req.json["prompt"].rsplit("Question: ", 1)[-1]
         seeds[q].add(req.json["seed"])
     assert all(s == {100, 101, 102, 103} for s in seeds.values()) and len(seeds) == N_DOCS
@@ -94,8 +96,8 @@ def test_repeats_give_pass_at_k_maj_at_k_and_clustered_intervals(upstream, tmp_p
 CLI = [sys.executable, "-m", "nemo_evaluator.cli"]
 
 
-def cli_cmd(upstream, out: Path) -> list[str]:
-    cmd = [*CLI, "run", "--model-url", upstream.url, "--model-id", "stub", "--type", "gsm8k"]
+def cli_cmd(graded_upstream, out: Path) -> list[str]:
+    cmd = [*CLI, "run", "--model-url", graded_upstream.url, "--model-id", "stub", "--type", "gsm8k"]
     cmd += ["--endpoint-type", "completions", "--output-dir", str(out), "-q"]
     for key, value in eval_cfg(out)["params"].items():
         if key != "extra":
@@ -104,13 +106,13 @@ def cli_cmd(upstream, out: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_repeat_resumes_to_identical_results(upstream, tmp_path):
+def test_kill_9_mid_repeat_resumes_to_identical_results(graded_upstream, tmp_path):
     reference = tmp_path / "reference"
-    subprocess.run(cli_cmd(upstream, reference), check=True, timeout=120)
-    upstream.latency_s = 0.1
+    subprocess.run(cli_cmd(graded_upstream, reference), check=True, timeout=120)
+    graded_upstream.latency_s = 0.1
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
-        cli_cmd(upstream, killed), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        cli_cmd(graded_upstream, killed), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     journal = killed / "journal.jsonl"
     deadline = time.monotonic() + 60
@@ -121,8 +123,8 @@ def test_kill_9_mid_repeat_resumes_to_identical_results(upstream, tmp_path):
     proc.wait(timeout=10)
     done = journal.read_text().count('"kind": "sample"')
     assert 6 <= done < N_DOCS * REPEATS
-    upstream.latency_s = 0.0
-    subprocess.run(cli_cmd(upstream, killed), check=True, timeout=120)
+    graded_upstream.latency_s = 0.0
+    subprocess.run(cli_cmd(graded_upstream, killed), check=True, timeout=120)
 
     def tasks(out: Path) -> dict:
         return json.loads((out / "results.json").read_text())["tasks"]

@@ -79,9 +79,9 @@ def run(url: str, out, task: str, **params: Any):
 @pytest.mark.parametrize("parallelism", [1, 3, 12, 20])
 def test_requests_in_flight_never_exceed_parallelism(tmp_path, parallelism) -> None:
     probe = ConcurrencyProbe()
-    with OpenAIStubServer(model="stub-model", reply=probe, threads=32) as upstream:
+    with OpenAIStubServer(model="stub-model", reply=probe, threads=32) as gsm8k_upstream:
         result = run(
-            upstream.completions_url, tmp_path, "thread_noting_gsm8k", parallelism=parallelism
+            gsm8k_upstream.completions_url, tmp_path, "thread_noting_gsm8k", parallelism=parallelism
         )
     assert result.metadata.num_samples == 12 and result.metadata.num_errors == 0
     assert probe.calls == 12
@@ -89,10 +89,10 @@ def test_requests_in_flight_never_exceed_parallelism(tmp_path, parallelism) -> N
     assert probe.peak == min(parallelism, 12)
 
 
-def test_scoring_runs_on_the_loop_unless_the_benchmark_blocks(upstream, tmp_path) -> None:
+def test_scoring_runs_on_the_loop_unless_the_benchmark_blocks(gsm8k_upstream, tmp_path) -> None:
     SCORED_ON.clear()
-    run(upstream.completions_url, tmp_path / "a", "thread_noting_gsm8k", parallelism=4)
-    run(upstream.completions_url, tmp_path / "b", "blocking_score_gsm8k", parallelism=4)
+    run(gsm8k_upstream.completions_url, tmp_path / "a", "thread_noting_gsm8k", parallelism=4)
+    run(gsm8k_upstream.completions_url, tmp_path / "b", "blocking_score_gsm8k", parallelism=4)
     loop_threads = SCORED_ON["build"]
     assert loop_threads == {threading.current_thread().name}
     assert SCORED_ON["thread_noting_gsm8k"] == loop_threads
@@ -101,11 +101,11 @@ def test_scoring_runs_on_the_loop_unless_the_benchmark_blocks(upstream, tmp_path
     assert all(name.startswith("nemo-eval") for name in workers)
 
 
-def test_a_caller_inside_an_event_loop_gets_the_same_result(upstream, tmp_path) -> None:
-    plain = run(upstream.completions_url, tmp_path / "plain", "tiny_gsm8k", parallelism=4)
+def test_a_caller_inside_an_event_loop_gets_the_same_result(gsm8k_upstream, tmp_path) -> None:
+    plain = run(gsm8k_upstream.completions_url, tmp_path / "plain", "tiny_gsm8k", parallelism=4)
 
     async def notebook_cell():
-        return run(upstream.completions_url, tmp_path / "nb", "tiny_gsm8k", parallelism=4)
+        return run(gsm8k_upstream.completions_url, tmp_path / "nb", "tiny_gsm8k", parallelism=4)
 
     inside = asyncio.run(notebook_cell())
     assert inside.tasks == plain.tasks

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -12,34 +11,10 @@ import requests
 from nemo_evaluator.adapters.pipeline import AdapterPipeline
 from nemo_evaluator.core.evaluate import evaluate
 from nemo_evaluator.testing import OpenAIStubServer
+from nemo_evaluator.testing.secrets import KEY_SHAPES, files_holding
 from nvidia_eval_commons.env import MissingEnvVarError
 
-# the shapes a real key takes: one of them looks exactly like an environment variable's name
-KEYS = {
-    "upper": "ABC_DEF_123_XYZ9",
-    "sk": "sk-proj-Ab12Cd34Ef56Gh78",
-    "symbols": "p@$s:w0rd!#%&*+/=?^~'\"`|<>",
-}
-
-
-def forms(key: str) -> list[bytes]:
-    """The key as text, JSON-escaped, URL-ish and base64: none may appear in any file."""
-    return [
-        key.encode(),
-        json.dumps(key)[1:-1].encode(),
-        base64.b64encode(key.encode()),
-        f"Bearer {key}".encode(),
-    ]
-
-
-def files_holding(root: Path, key: str) -> list[str]:
-    found = []
-    for path in root.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            if any(f in data for f in forms(key)):
-                found.append(str(path.relative_to(root)))
-    return found
+KEYS = KEY_SHAPES
 
 
 def _run(url: str, out: Path, endpoint_key: dict[str, str], *, server_mode: bool) -> None:
@@ -71,7 +46,7 @@ def _run(url: str, out: Path, endpoint_key: dict[str, str], *, server_mode: bool
 @pytest.mark.parametrize("shape", sorted(KEYS))
 @pytest.mark.parametrize("how", ["literal", "api_key_env", "oc_env_text"])
 def test_key_reaches_upstream_and_no_file(
-    shape: str, how: str, upstream: OpenAIStubServer, tmp_path: Path, monkeypatch
+    shape: str, how: str, gsm8k_upstream: OpenAIStubServer, tmp_path: Path, monkeypatch
 ) -> None:
     key = KEYS[shape]
     monkeypatch.setenv("MY_EVAL_KEY_1", key)
@@ -81,8 +56,8 @@ def test_key_reaches_upstream_and_no_file(
         "oc_env_text": {"api_key": "${oc.env:MY_EVAL_KEY_1}"},
     }[how]
     out = tmp_path / "out"
-    _run(upstream.url, out, given, server_mode=how == "literal" and shape == "symbols")
-    auth = {r.headers.get("Authorization") for r in upstream.requests if "/v1/" in r.path}
+    _run(gsm8k_upstream.url, out, given, server_mode=how == "literal" and shape == "symbols")
+    auth = {r.headers.get("Authorization") for r in gsm8k_upstream.requests if "/v1/" in r.path}
     assert auth == {f"Bearer {key}"}
     assert (out / "results.json").is_file() and (out / "samples.jsonl").is_file()
     assert files_holding(out, key) == []
@@ -94,12 +69,12 @@ def test_key_reaches_upstream_and_no_file(
 
 
 def test_upper_case_literal_is_not_taken_for_a_variable(
-    upstream: OpenAIStubServer, tmp_path: Path, monkeypatch
+    gsm8k_upstream: OpenAIStubServer, tmp_path: Path, monkeypatch
 ) -> None:
     # even when a variable of that name exists, a literal api_key is the key itself
     monkeypatch.setenv("ABC_DEF_123_XYZ9", "something-else")
-    _run(upstream.url, tmp_path / "o", {"api_key": KEYS["upper"]}, server_mode=False)
-    assert {r.headers.get("Authorization") for r in upstream.requests} == {
+    _run(gsm8k_upstream.url, tmp_path / "o", {"api_key": KEYS["upper"]}, server_mode=False)
+    assert {r.headers.get("Authorization") for r in gsm8k_upstream.requests} == {
         f"Bearer {KEYS['upper']}"
     }
 
@@ -108,26 +83,26 @@ def test_upper_case_literal_is_not_taken_for_a_variable(
     "given", [{"api_key_env": "NEMO_TEST_UNSET_KEY"}, {"api_key": "${oc.env:NEMO_TEST_UNSET_KEY}"}]
 )
 def test_unset_reference_fails_before_any_request(
-    given: dict[str, str], upstream: OpenAIStubServer, tmp_path: Path, monkeypatch
+    given: dict[str, str], gsm8k_upstream: OpenAIStubServer, tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.delenv("NEMO_TEST_UNSET_KEY", raising=False)
     with pytest.raises(MissingEnvVarError) as info:
-        _run(upstream.url, tmp_path / "o", given, server_mode=False)
+        _run(gsm8k_upstream.url, tmp_path / "o", given, server_mode=False)
     message = str(info.value)
     assert "\n" not in message
     assert "NEMO_TEST_UNSET_KEY" in message and "export NEMO_TEST_UNSET_KEY=" in message
-    assert upstream.request_count == 0
+    assert gsm8k_upstream.request_count == 0
     assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("configured", ["sk-configured-1", None])
 def test_client_authorization_header(
-    configured: str | None, upstream: OpenAIStubServer, tmp_path: Path
+    configured: str | None, gsm8k_upstream: OpenAIStubServer, tmp_path: Path
 ) -> None:
     """A configured key replaces the client's header; without one the client's goes through."""
     pipeline = AdapterPipeline.from_config(
         None,
-        upstream_url=f"{upstream.url}/v1/chat/completions",
+        upstream_url=f"{gsm8k_upstream.url}/v1/chat/completions",
         output_dir=tmp_path,
         api_key=configured,
     )
@@ -143,27 +118,29 @@ def test_client_authorization_header(
         server.stop()
         pipeline.close()
     assert resp.status_code == 200
-    seen = [r.headers.get("Authorization") for r in upstream.requests]
+    seen = [r.headers.get("Authorization") for r in gsm8k_upstream.requests]
     assert seen == [f"Bearer {configured}" if configured else "Bearer client-own-key"]
 
 
-def test_cli_api_key_env_and_unset_variable(upstream: OpenAIStubServer, tmp_path: Path) -> None:
+def test_cli_api_key_env_and_unset_variable(
+    gsm8k_upstream: OpenAIStubServer, tmp_path: Path
+) -> None:
     import os
     import subprocess
     import sys
 
     cli = str(Path(__file__).parent / "evalcore_cli.py")
-    cmd = [sys.executable, cli, "run", "--model-url", upstream.completions_url]
+    cmd = [sys.executable, cli, "run", "--model-url", gsm8k_upstream.completions_url]
     cmd += ["--model-id", "stub-model", "--type", "tiny_gsm8k", "--output-dir", str(tmp_path)]
     cmd += ["-o", "params.limit_samples=2", "--quiet", "--api-key-env", "NEMO_CLI_KEY"]
     env = {k: v for k, v in os.environ.items() if k != "NEMO_CLI_KEY"}
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert res.returncode == 1 and upstream.request_count == 0
+    assert res.returncode == 1 and gsm8k_upstream.request_count == 0
     assert res.stderr.strip().count("\n") == 0 and "NEMO_CLI_KEY" in res.stderr
     env["NEMO_CLI_KEY"] = KEYS["symbols"]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert res.returncode == 0, res.stderr
-    assert {r.headers.get("Authorization") for r in upstream.requests} == {
+    assert {r.headers.get("Authorization") for r in gsm8k_upstream.requests} == {
         f"Bearer {KEYS['symbols']}"
     }
     assert files_holding(tmp_path, KEYS["symbols"]) == []

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from nemo_evaluator.testing import OpenAIStubServer
 
 SKIP_REASON = (
     "lm-evaluation-harness is not installed; install the extra with "
@@ -37,9 +34,3 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
-
-
-@pytest.fixture
-def upstream() -> Iterator[OpenAIStubServer]:
-    with OpenAIStubServer(model="stub-model", threads=16) as server:
-        yield server

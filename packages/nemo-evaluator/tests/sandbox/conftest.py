@@ -1,13 +1,16 @@
-"""Shared fixtures of the sandbox tests: leftover-process lookup and capability probes."""
+"""Shared fixtures of the sandbox tests: leftover-process lookup, capability probes and real
+socket listeners on the host that record what reaches them."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sandbox_support import Listener
 
 from nemo_evaluator.sandbox import SandboxError, cgroup, ensure_available
 
@@ -63,3 +66,17 @@ def pids_cgroup(bubblewrap: None) -> None:
             "a real fork bomb needs a writable pids cgroup (root with cgroup v1 pids, or a v2 "
             "tree with pids in cgroup.subtree_control); without it only the guard stops fork()"
         )
+
+
+@pytest.fixture
+def make_listener() -> Iterator[Callable[[int, Any], Listener]]:
+    """Starts :class:`Listener` s (``make_listener(family, address)``), closed after the test."""
+    started: list[Listener] = []
+
+    def make(family: int, address: Any) -> Listener:
+        started.append(Listener(family, address))
+        return started[-1]
+
+    yield make
+    for listener in started:
+        listener.close()

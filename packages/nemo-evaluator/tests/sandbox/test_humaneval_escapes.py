@@ -16,13 +16,13 @@ import secrets
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sandbox_support import Listener
 
 from nemo_evaluator.benchmarks import get_benchmark
 from nemo_evaluator.core.evaluate import evaluate
@@ -37,53 +37,18 @@ from nvidia_eval_commons.api.api_dataclasses import (
 pytestmark = pytest.mark.usefixtures("bubblewrap", "shared_data")
 
 
-class _Listener:
-    """A real socket server (TCP, path-bound or abstract unix) that records what arrives."""
-
-    def __init__(self, family: int, address: Any) -> None:
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.bind(address)
-        self.sock.listen(16)
-        self.sock.settimeout(0.05)
-        self.address = self.sock.getsockname()
-        self.received: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(1)
-                try:
-                    self.received.append(conn.recv(4096) or b"<connected>")
-                except OSError:
-                    self.received.append(b"<connected>")
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
-
 @pytest.fixture
-def listeners(tmp_path: Path) -> Iterator[dict[str, _Listener]]:
+def listeners(tmp_path: Path, make_listener: Callable[[int, Any], Listener]) -> dict[str, Listener]:
     found = {
-        "tcp": _Listener(socket.AF_INET, ("127.0.0.1", 0)),
-        "unix": _Listener(socket.AF_UNIX, str(tmp_path / "db.sock")),
-        "abstract": _Listener(socket.AF_UNIX, f"\0nemo-test-{secrets.token_hex(4)}"),
+        "tcp": make_listener(socket.AF_INET, ("127.0.0.1", 0)),
+        "unix": make_listener(socket.AF_UNIX, str(tmp_path / "db.sock")),
+        "abstract": make_listener(socket.AF_UNIX, f"\0nemo-test-{secrets.token_hex(4)}"),
     }
     for kind in ("unix", "abstract"):  # reachable from the host: the sandbox is what stops it
         with socket.socket(socket.AF_UNIX) as probe:
             probe.connect(found[kind].address)
             probe.sendall(b"host")
-    yield found
-    for listener in found.values():
-        listener.close()
+    return found
 
 
 @pytest.fixture
@@ -104,7 +69,7 @@ HOST_CHECKED = ("forked daemon", "private tmp")  # their harness may finish: the
 
 
 def _attacks(
-    tmp_path: Path, listeners: dict[str, _Listener], secret: str
+    tmp_path: Path, listeners: dict[str, Listener], secret: str
 ) -> tuple[dict[str, str], str]:
     """(name -> attack code placed before a problem's canonical body, the daemon's marker)."""
     host_secret = tmp_path / "credentials"

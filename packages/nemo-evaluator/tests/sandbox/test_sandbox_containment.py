@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -236,60 +235,32 @@ def test_allocating_10_gb_fails_quickly_with_status_memory(bubblewrap):
     assert result.stdout == ""
 
 
-class _CountingServer:
-    """A real TCP server on 127.0.0.1 that counts accepted connections."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
-
 @pytest.fixture
-def server():
-    srv = _CountingServer()
-    yield srv
-    srv.close()
+def server(make_listener):
+    return make_listener(socket.AF_INET, ("127.0.0.1", 0))
 
 
 def test_socket_connect_to_a_listening_server_never_arrives(server, limits):
     # The server is reachable from here: the sandbox is what stops the program.
-    with socket.create_connection(("127.0.0.1", server.port), timeout=2):
+    port = server.address[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
     deadline = time.monotonic() + 2
-    while server.accepted < 1 and time.monotonic() < deadline:
+    while len(server.received) < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert server.accepted == 1
+    assert len(server.received) == 1
     attacks = [
         "import socket\n"
-        f"s = socket.create_connection(('127.0.0.1', {server.port}), timeout=1)\n"
+        f"s = socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
         "s.sendall(b'hello')\n"
     ]
     if limits.isolation != "unsafe":  # the raw module bypasses the guard; the netns stops it
-        attacks.append(f"import _socket\n_socket.socket().connect(('127.0.0.1', {server.port}))\n")
+        attacks.append(f"import _socket\n_socket.socket().connect(('127.0.0.1', {port}))\n")
     for attack in attacks:
         result = run_program(attack, limits=limits)
         assert result.status == "failed", attack
     time.sleep(0.3)
-    assert server.accepted == 1
+    assert len(server.received) == 1
 
 
 def test_the_working_directory_is_writable_and_removed_afterwards(limits):

@@ -89,3 +89,24 @@ def test_bootstrap_95_covers_the_true_mean_93_to_97_percent() -> None:
         iv = bootstrap_interval(x, level=0.95, resamples=1000, seed=i)
         covered += iv.low <= p <= iv.high
     assert 0.93 <= covered / runs <= 0.97, covered
+
+
+@pytest.mark.parametrize("n", [523, 524, 525, 3001])
+def test_bootstrap_in_memory_bounded_batches_equals_one_draw_of_every_resample(n: int) -> None:
+    # 1 << 19 draws per batch: 1,000 resamples fit in one batch up to 524 items, then the
+    # batches shrink with n; the seeded stream, and so the interval, must not change
+    from scipy import stats as sps
+
+    x = (np.random.default_rng(n).random(n) < 0.6).astype(float)
+    ours = bootstrap_interval(x, resamples=1000, seed=3)
+    whole = sps.bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=1000,
+        confidence_level=0.95,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(3),
+    )
+    assert (ours.low, ours.high) == (whole.confidence_interval.low, whole.confidence_interval.high)
+    assert ours.stderr == whole.standard_error

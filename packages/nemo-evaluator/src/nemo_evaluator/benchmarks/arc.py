@@ -9,10 +9,9 @@ from typing import Any, ClassVar
 from ..datasets import DatasetError, read_jsonl
 from .base import GenerationRequest, LoglikelihoodRequest, Output, Request, SampleScore
 from .choice_prompts import LETTERS, letter_answer, letter_prompt
-from .common import SourcedBenchmark, generation_text, loglikelihoods
+from .common import SourcedBenchmark, generation_text, score_choices
 from .extraction import extract_choice_letter
 from .fewshot import TARGET_DELIMITER, chat_messages, completion_context, sequential_draws
-from .metrics import multiple_choice_scores
 
 
 def parse_arc_row(row: dict[str, Any], where: str) -> dict[str, Any]:
@@ -86,14 +85,7 @@ class _ArcLoglikelihood(_ArcBase):
         return [LoglikelihoodRequest(ctx, TARGET_DELIMITER + c) for c in doc["choices"]]
 
     def score(self, doc: dict[str, Any], outputs: list[Output]) -> SampleScore:
-        lls = loglikelihoods(outputs, len(doc["choices"]))
-        metrics, pred, pred_norm = multiple_choice_scores(lls, doc["choices"], doc["gold"])
-        return SampleScore(
-            doc_id=doc["doc_id"],
-            metrics=metrics,
-            extracted={"acc": pred, "acc_norm": pred_norm, "loglikelihoods": lls},
-            target=doc["gold"],
-        )
+        return score_choices(doc, outputs)
 
 
 class _ArcChat(_ArcBase):

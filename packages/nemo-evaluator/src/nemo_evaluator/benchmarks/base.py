@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -73,7 +73,7 @@ class LoglikelihoodOutput:
 Output = GenerationOutput | LoglikelihoodOutput
 
 
-@dataclass
+@dataclass(slots=True)
 class SampleScore:
     """The score of one document. ``metrics`` maps metric -> score name -> value, e.g.
     ``{"exact_match": {"strict-match": 1.0, "flexible-extract": 1.0}}``."""
@@ -213,6 +213,12 @@ class Benchmark(ABC):
     @abstractmethod
     def score(self, doc: dict[str, Any], outputs: list[Output]) -> SampleScore:
         """Score one document from the outputs of its requests, in request order."""
+
+    def compact_score(self, score: SampleScore) -> SampleScore:
+        """What :meth:`aggregate` needs of ``score`` once its sample is written to disk (a run
+        keeps one per document until it aggregates): by default all but ``extracted`` and
+        ``target``. A benchmark whose ``aggregate`` reads those returns ``score`` itself."""
+        return replace(score, extracted=None, target=None)
 
     def aggregate(
         self, scores: list[SampleScore], *, num_errors: int = 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..datasets import DataSource, resolve_source
-from .base import Benchmark, GenerationOutput, LoglikelihoodOutput, Output
+from .base import Benchmark, GenerationOutput, LoglikelihoodOutput, Output, SampleScore
+from .metrics import multiple_choice_scores
 
 
 class SourcedBenchmark(Benchmark):
@@ -54,3 +55,16 @@ def loglikelihoods(outputs: list[Output], expected: int) -> list[float]:
             raise TypeError(f"expected a LoglikelihoodOutput, got {type(out).__name__}")
         values.append(out.logprob)
     return values
+
+
+def score_choices(doc: dict[str, Any], outputs: list[Output]) -> SampleScore:
+    """A multiple-choice document (``doc_id``, ``choices``, ``gold``) scored from one
+    log-likelihood per choice: lm-eval's ``acc`` and ``acc_norm`` (ARC, HellaSwag)."""
+    lls = loglikelihoods(outputs, len(doc["choices"]))
+    metrics, pred, pred_norm = multiple_choice_scores(lls, doc["choices"], doc["gold"])
+    return SampleScore(
+        doc_id=doc["doc_id"],
+        metrics=metrics,
+        extracted={"acc": pred, "acc_norm": pred_norm, "loglikelihoods": lls},
+        target=doc["gold"],
+    )

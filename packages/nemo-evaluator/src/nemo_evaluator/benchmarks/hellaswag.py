@@ -17,9 +17,8 @@ from typing import Any
 
 from ..datasets import DatasetError, read_jsonl, read_text
 from .base import LoglikelihoodRequest, Output, Request, SampleScore
-from .common import SourcedBenchmark, loglikelihoods
+from .common import SourcedBenchmark, score_choices
 from .fewshot import TARGET_DELIMITER, completion_context, sequential_draws
-from .metrics import multiple_choice_scores
 
 CANONICAL = "hellaswag_val.jsonl"
 DERIVED = (
@@ -153,11 +152,4 @@ class Hellaswag(SourcedBenchmark):
         return [LoglikelihoodRequest(ctx, TARGET_DELIMITER + c) for c in doc["choices"]]
 
     def score(self, doc: dict[str, Any], outputs: list[Output]) -> SampleScore:
-        lls = loglikelihoods(outputs, len(doc["choices"]))
-        metrics, pred, pred_norm = multiple_choice_scores(lls, doc["choices"], doc["gold"])
-        return SampleScore(
-            doc_id=doc["doc_id"],
-            metrics=metrics,
-            extracted={"acc": pred, "acc_norm": pred_norm, "loglikelihoods": lls},
-            target=doc["gold"],
-        )
+        return score_choices(doc, outputs)

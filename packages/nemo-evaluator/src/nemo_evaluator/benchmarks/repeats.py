@@ -91,6 +91,10 @@ class Repeated(Benchmark):
         return s
 
     # -- aggregation ----------------------------------------------------------------------
+    def compact_score(self, score: SampleScore) -> SampleScore:
+        """maj@k reads the extracted answers: only ``target`` goes."""
+        return dataclasses.replace(score, target=None)
+
     def aggregate(
         self, scores: list[SampleScore], *, num_errors: int = 0
     ) -> tuple[dict[str, TaskResult], dict[str, GroupResult]]:

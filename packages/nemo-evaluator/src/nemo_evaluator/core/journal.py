@@ -15,6 +15,10 @@ Lines are written to the OS in small batches (every ``flush_every`` lines or
 only re-run on resume) and fsync'd every ``fsync_interval_s`` seconds and on close. A torn last line
 left by a crash is cut off when the journal is reopened. A later line for the same
 ``doc_id`` replaces an earlier one (a sample that errored and succeeded on resume).
+
+A :class:`Journal` holds no entries in memory, only where each document's last line starts
+and whether it failed; :meth:`Journal.entry` reads a line back when the outputs are written, so
+memory does not grow with the run's size.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,34 +49,44 @@ def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[st
     return changes
 
 
-def _scan(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], int | None]:
-    """The header's settings, the last entry of every doc_id and the last plan's size.
+def _records(path: Path) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
+    """(offset, end offset, record) of every complete line, in file order; the record is
+    ``None`` for a line that is not a JSON object (kept in the file, never read as an entry).
 
     Lines are parsed as JSON, never matched as bytes: a prompt that happens to contain
-    ``"kind": "sample"`` is not a sample. A torn last line (a crash mid-write) is skipped.
+    ``"kind": "sample"`` is not a sample. Reading stops at a torn last line (a crash
+    mid-write).
     """
-    settings: dict[str, Any] | None = None
-    entries: dict[str, dict[str, Any]] = {}
-    planned: int | None = None
     if not path.exists():
-        return None, entries, None
-    with path.open("r", encoding="utf-8") as fh:
+        return
+    pos = 0
+    with path.open("rb") as fh:
         for line in fh:
-            if not line.endswith("\n"):
-                break  # torn by a crash
+            if not line.endswith(b"\n"):
+                return  # torn by a crash
+            start, pos = pos, pos + len(line)
             try:
                 record = json.loads(line)
             except ValueError:
-                continue
-            if not isinstance(record, dict):
-                continue
-            kind = record.get("kind")
-            if kind == "header":
-                settings = record.get("settings", {})
-            elif kind == "plan" and isinstance(record.get("docs"), int):
-                planned = record["docs"]
-            elif kind == "sample" and "doc_id" in record:
-                entries[str(record["doc_id"])] = record
+                record = None
+            yield start, pos, record if isinstance(record, dict) else None
+
+
+def _scan(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], int | None]:
+    """The header's settings, the last entry of every doc_id and the last plan's size."""
+    settings: dict[str, Any] | None = None
+    entries: dict[str, dict[str, Any]] = {}
+    planned: int | None = None
+    for _start, _end, record in _records(path):
+        if record is None:
+            continue
+        kind = record.get("kind")
+        if kind == "header":
+            settings = record.get("settings", {})
+        elif kind == "plan" and isinstance(record.get("docs"), int):
+            planned = record["docs"]
+        elif kind == "sample" and "doc_id" in record:
+            entries[str(record["doc_id"])] = record
     return settings, entries, planned
 
 
@@ -79,6 +94,31 @@ def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str,
     """The header's settings and the last entry of every doc_id (torn lines are skipped)."""
     settings, entries, _planned = _scan(path)
     return settings, entries
+
+
+def _index(
+    path: Path,
+) -> tuple[dict[str, Any] | None, dict[str, int], set[str], int]:
+    """The header's settings, the offset of every doc_id's last line, the doc_ids whose last
+    line is an error, and the length of the complete lines (a torn tail is not counted)."""
+    settings: dict[str, Any] | None = None
+    offsets: dict[str, int] = {}
+    failed: set[str] = set()
+    size = 0
+    for start, end, record in _records(path):
+        size = end  # the complete lines so far (what a torn tail is cut back to)
+        if record is None:
+            continue
+        if record.get("kind") == "header":
+            settings = record.get("settings", {})
+        elif record.get("kind") == "sample" and "doc_id" in record:
+            doc_id = str(record["doc_id"])
+            offsets[doc_id] = start
+            if record.get("error"):
+                failed.add(doc_id)
+            else:
+                failed.discard(doc_id)
+    return settings, offsets, failed, size
 
 
 def read_progress(path: Path) -> tuple[int, int | None]:
@@ -110,15 +150,18 @@ class Journal:
         self.flush_interval_s = flush_interval_s
         self.fsync_interval_s = fsync_interval_s
         self._last_flush = time.monotonic()
-        self.entries: dict[str, dict[str, Any]] = {}
+        self._offsets: dict[str, int] = {}
+        self._failed: set[str] = set()
+        self._size = 0
         self._fh: Any = None
+        self._reader: Any = None
         self._unsynced = 0
         self._last_sync = time.monotonic()
         self._lock = threading.Lock()
 
     def open(self, *, check_settings: bool = True) -> Journal:
-        """Load existing entries (refusing other settings), then open for appending."""
-        old_settings, self.entries = read_journal(self.path)
+        """Index existing entries (refusing other settings), then open for appending."""
+        old_settings, self._offsets, self._failed, self._size = _index(self.path)
         if old_settings is not None and check_settings and old_settings != self.settings:
             changes = "; ".join(_diff(old_settings, self.settings)[:3])
             raise EvaluationConfigError(
@@ -127,7 +170,7 @@ class Journal:
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._cut_torn_tail()
-        self._fh = self.path.open("a", encoding="utf-8")
+        self._fh = self.path.open("ab")
         if old_settings is None:
             self._write({"kind": "header", "version": _VERSION, "settings": self.settings})
         if self.planned is not None:
@@ -137,26 +180,48 @@ class Journal:
         return self
 
     def _cut_torn_tail(self) -> None:
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return
-        with self.path.open("rb+") as fh:
-            data = fh.read()
-            if data.endswith(b"\n"):
-                return
-            fh.truncate(data.rfind(b"\n") + 1)
+        if self.path.exists() and self.path.stat().st_size > self._size:
+            with self.path.open("rb+") as fh:
+                fh.truncate(self._size)
 
     def done_ids(self) -> set[str]:
         """Documents that finished without error (skipped on resume)."""
-        return {k for k, v in self.entries.items() if not v.get("error")}
+        return self._offsets.keys() - self._failed
 
-    def _write(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    def __contains__(self, doc_id: str) -> bool:
+        return doc_id in self._offsets
+
+    def entry(self, doc_id: str) -> dict[str, Any] | None:
+        """The last line journaled for ``doc_id``, read back from the file (None if none)."""
+        offset = self._offsets.get(doc_id)
+        if offset is None:
+            return None
+        with self._lock:
+            if self._fh is not None:
+                self._fh.flush()
+            if self._reader is None:
+                self._reader = self.path.open("rb")
+            self._reader.seek(offset)
+            line = self._reader.readline()
+        record: dict[str, Any] = json.loads(line)
+        return record
+
+    def _write(self, record: dict[str, Any]) -> int:
+        """Write one line; its offset in the file."""
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        self._fh.write(data)
+        start, self._size = self._size, self._size + len(data)
+        return start
 
     def append(self, record: dict[str, Any]) -> None:
         record = {"kind": "sample", **record}
+        doc_id = str(record["doc_id"])
         with self._lock:
-            self._write(record)
-            self.entries[str(record["doc_id"])] = record
+            self._offsets[doc_id] = self._write(record)
+            if record.get("error"):
+                self._failed.add(doc_id)
+            else:
+                self._failed.discard(doc_id)
             self._unsynced += 1
             now = time.monotonic()
             if now - self._last_sync >= self.fsync_interval_s:
@@ -180,9 +245,9 @@ class Journal:
             self._sync_locked(time.monotonic())
 
     def close(self) -> None:
-        """Flush, fsync and close. On a full disk the lines not yet written are dropped (they
-        re-run on resume) and the lines already written stay intact; the write error itself
-        was raised by ``append``."""
+        """Flush, fsync and close the writer (entries stay readable). On a full disk the
+        lines not yet written are dropped (they re-run on resume) and the lines already
+        written stay intact; the write error itself was raised by ``append``."""
         with self._lock:
             if self._fh is None:
                 return
@@ -194,8 +259,15 @@ class Journal:
                 fh.close()
             self._unsynced = 0
 
+    def close_reader(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
     def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+        self.close_reader()

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import errno
 import json
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
 from nvidia_eval_commons.api.results import EvaluationResult
-from nvidia_eval_commons.files import atomic_write
+from nvidia_eval_commons.files import atomic_open, atomic_write
 
 from .errors import OutputDirError
 
@@ -74,12 +76,30 @@ def write_results(result: EvaluationResult, output_dir: Path) -> None:
     )
 
 
-def write_samples(samples: list[dict[str, Any]], output_dir: Path) -> None:
-    # ASCII escapes: CPython's C encoder writes them much faster than raw UTF-8 (the file
-    # holds every prompt; this is a large share of a cached re-run), and readers see the same
-    # values either way
-    lines = "".join(json.dumps(s) + "\n" for s in samples)
-    atomic_write(output_dir / SAMPLES_JSONL, lines)
+class SamplesWriter:
+    """Appends samples to samples.jsonl one line at a time; the file replaces the old one
+    only when the writer closes without an error (see ``atomic_open``)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+
+    def add(self, sample: Mapping[str, Any]) -> None:
+        # ASCII escapes: CPython's C encoder writes them much faster than raw UTF-8 (the file
+        # holds every prompt; this is a large share of a cached re-run), and readers see the
+        # same values either way
+        self._fh.write((json.dumps(sample) + "\n").encode("ascii"))
+
+
+@contextmanager
+def samples_writer(output_dir: Path) -> Iterator[SamplesWriter]:
+    with atomic_open(output_dir / SAMPLES_JSONL) as fh:
+        yield SamplesWriter(fh)
+
+
+def write_samples(samples: Iterable[Mapping[str, Any]], output_dir: Path) -> None:
+    with samples_writer(output_dir) as writer:
+        for sample in samples:
+            writer.add(sample)
 
 
 def write_run_config(config: dict[str, Any], output_dir: Path) -> None:

@@ -15,14 +15,18 @@ tasks below them folded; each entry's headline score
 from __future__ import annotations
 
 import html
+import io
 import json
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from nvidia_eval_commons.api.layout import entry_tree, headline_key, named_scores
 from nvidia_eval_commons.api.results import EvaluationResult, Score
+from nvidia_eval_commons.files import atomic_open
 
 from .report_samples import sample_row
 
@@ -173,11 +177,52 @@ def _charts_section(result: EvaluationResult) -> str:
     return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
 
 
-def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> str:
+class ReportWriter:
+    """Writes report.html sample by sample: :meth:`add` turns each sample into its table row
+    at once (into a temporary file, or ``rows`` when given), :meth:`write` puts the page around
+    the rows once the result is known. No list of samples or rows is ever held."""
+
+    def __init__(self, *, rows: BinaryIO | None = None, tmp_dir: Path | None = None) -> None:
+        # closed by close(); an anonymous file, gone with the process whatever happens
+        self._rows: BinaryIO = (
+            rows if rows is not None else tempfile.TemporaryFile(dir=tmp_dir)  # noqa: SIM115
+        )
+        self.counts = {"correct": 0, "wrong": 0, "error": 0}
+        self.total = 0
+
+    def add(self, sample: Mapping[str, Any]) -> None:
+        row = sample_row(sample)
+        self.counts[row["st"]] += 1
+        # ASCII escapes are faster to encode (see output.write_samples) and JSON.parse reads them
+        text = json.dumps(row).replace("<", "\\u003c")
+        self._rows.write((", " if self.total else "").encode() + text.encode("ascii"))
+        self.total += 1
+
+    def write(self, result: EvaluationResult, out: BinaryIO) -> None:
+        head, tail = _page(result, counts=self.counts, total=self.total)
+        out.write(head.encode("utf-8"))
+        out.write(b"[")
+        self._rows.seek(0)
+        shutil.copyfileobj(self._rows, out, _COPY_BLOCK)
+        out.write(b"]")
+        out.write(tail.encode("utf-8"))
+
+    def close(self) -> None:
+        self._rows.close()
+
+    def __enter__(self) -> ReportWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_COPY_BLOCK = 1 << 20
+
+
+def _page(result: EvaluationResult, *, counts: dict[str, int], total: int) -> tuple[str, str]:
+    """The page before and after the embedded rows."""
     md = result.metadata
-    rows = [sample_row(s) for s in samples]
-    # ASCII escapes are faster to encode (see output.write_samples) and JSON.parse reads them
-    payload = json.dumps(rows).replace("<", "\\u003c")
     title = f"{md.task} - {md.model_id}"
     meta = (
         f"{md.num_samples} samples, {md.num_errors} errors, {md.num_cache_hits} cache hits, "
@@ -194,9 +239,8 @@ def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> st
         if modified
         else ""
     )
-    counts = {k: sum(1 for r in rows if r["st"] == k) for k in ("correct", "wrong", "error")}
     options = "".join(f'<option value="{k}">{k} ({n})</option>' for k, n in counts.items())
-    return f"""<!DOCTYPE html>
+    head = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title><style>{_asset("report.css")}</style></head><body>
@@ -205,7 +249,7 @@ def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> st
 {_charts_section(result)}
 <h2>Samples</h2>
 <div id="controls"><input id="q" type="search" placeholder="search prompts, answers, targets"
- aria-label="search"><select id="f" aria-label="filter"><option value="all">all ({len(rows)})</option>
+ aria-label="search"><select id="f" aria-label="filter"><option value="all">all ({total})</option>
 {options}</select><span id="count"></span>
 <button id="all" type="button" hidden>show all samples</button></div>
 <table id="samples"><colgroup><col class="c-doc"><col class="c-st"><col class="c-v"><col>
@@ -217,13 +261,37 @@ def render_report(result: EvaluationResult, samples: list[dict[str, Any]]) -> st
 <button id="next" type="button">next</button><select id="page-size" aria-label="rows per page">
 <option>25</option><option selected>50</option><option>100</option><option>500</option></select>
 rows per page; click a row for the whole sample</div>
-<script type="application/json" id="samples-data">{payload}</script>
+<script type="application/json" id="samples-data">"""
+    tail = f"""</script>
 <script>{_asset("report.js")}</script>
 </body></html>
 """
+    return head, tail
 
 
-def write_report(result: EvaluationResult, samples: list[dict[str, Any]], output_dir: Path) -> Path:
+def render_report(result: EvaluationResult, samples: Iterable[Mapping[str, Any]]) -> str:
+    """The whole page as one string (for small runs and tests; runs use :func:`write_report`)."""
+    page = io.BytesIO()
+    with ReportWriter(rows=io.BytesIO()) as writer:
+        for sample in samples:
+            writer.add(sample)
+        writer.write(result, page)
+    return page.getvalue().decode("utf-8")
+
+
+def write_report(
+    result: EvaluationResult, samples: Iterable[Mapping[str, Any]], output_dir: Path
+) -> Path:
+    """Write ``output_dir/report.html`` from ``samples``, streamed to disk."""
+    with ReportWriter(tmp_dir=output_dir) as writer:
+        for sample in samples:
+            writer.add(sample)
+        return finish_report(writer, result, output_dir)
+
+
+def finish_report(writer: ReportWriter, result: EvaluationResult, output_dir: Path) -> Path:
+    """Write ``output_dir/report.html`` around the rows ``writer`` holds (atomically)."""
     path = output_dir / REPORT_HTML
-    path.write_text(render_report(result, samples), encoding="utf-8")
+    with atomic_open(path) as out:
+        writer.write(result, out)
     return path

@@ -38,9 +38,15 @@ from .endpoint import HttpTransport, resolve_model_id
 from .errors import EvaluationConfigError, TooManyErrorsError
 from .failures import summary_lines
 from .journal import JOURNAL_NAME, Journal
-from .output import prepare_output_dir, write_results, write_run_config, write_samples
+from .output import (
+    SamplesWriter,
+    prepare_output_dir,
+    samples_writer,
+    write_results,
+    write_run_config,
+)
 from .preflight import preflight
-from .report import write_report
+from .report import ReportWriter, finish_report
 from .resume_keys import result_settings
 from .run_config import max_error_fraction, run_config, target_without_key
 from .runner import RunStats, allowed_errors, outputs_from_json, run_docs
@@ -122,12 +128,15 @@ def ordered_docs(docs: list[dict[str, Any]], seed: Any) -> list[dict[str, Any]]:
     return [docs[i] for i in np.random.default_rng(seed).permutation(len(docs))]
 
 
+_CHUNK = 256
+"""Journal entries read back at a time while the outputs are written."""
+
+
 @dataclass
 class _Tally:
     """What :meth:`TaskRun.finish` counts while it walks the documents."""
 
     scores: list[SampleScore] = field(default_factory=list)
-    samples: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
     errors: int = 0
     missing: int = 0
@@ -272,14 +281,17 @@ class TaskRun:
     def finish(self, *, stopped: TooManyErrorsError | None, inference_s: float) -> EvaluationResult:
         """Score what the journal holds, write every output file, print the summary.
 
-        After an early stop (``stopped``) samples.jsonl and report.html are written for the
-        samples that finished, the error causes are printed, and ``stopped`` is raised.
+        The samples stream from the journal to samples.jsonl and report.html one by one; only
+        the scores stay in memory, for the aggregates. After an early stop (``stopped``)
+        samples.jsonl and report.html are written for the samples that finished, the error
+        causes are printed, and ``stopped`` is raised.
         """
-        tally = self._tally(self._score_pending())
         docs = self.docs
-        write_samples(tally.samples, self.output_dir)
-        result = self._result(tally, inference_s=inference_s)
-        write_report(result, tally.samples, self.output_dir)
+        with ReportWriter(tmp_dir=self.output_dir) as report:
+            with samples_writer(self.output_dir) as samples:
+                tally = self._tally(samples, report)
+            result = self._result(tally, inference_s=inference_s)
+            finish_report(report, result, self.output_dir)
         for line in summary_lines(tally.error_texts, total=len(docs)):
             print(line, file=sys.stderr)
         if stopped is not None:
@@ -301,13 +313,15 @@ class TaskRun:
             print_summary(result, output_dir=str(self.output_dir))
         return result
 
-    def _score_pending(self) -> dict[str, SampleScore | str]:
-        """Scores of the journal's samples that this process did not score while running
-        (resumed or rescored ones); a scoring failure is its message."""
-        entries, bench = self.journal.entries, self.bench
+    def _score_pending(
+        self, docs: list[dict[str, Any]], entries: dict[str, dict[str, Any] | None]
+    ) -> dict[str, SampleScore | str]:
+        """Scores of ``docs`` that this process did not score while running (resumed or
+        rescored ones); a scoring failure is its message."""
+        bench = self.bench
         to_score = [
             d
-            for d in self.docs
+            for d in docs
             if (e := entries.get(str(d["doc_id"]))) is not None
             and not e.get("error")
             and str(d["doc_id"]) not in self.stats.scores
@@ -315,40 +329,65 @@ class TaskRun:
 
         def score_one(doc: dict[str, Any]) -> tuple[str, SampleScore | str]:
             doc_id = str(doc["doc_id"])
+            entry = entries[doc_id]
+            assert entry is not None
             try:
-                return doc_id, bench.score(doc, outputs_from_json(entries[doc_id]["outputs"]))
+                return doc_id, bench.score(doc, outputs_from_json(entry["outputs"]))
             except Exception as err:
                 return doc_id, f"scoring failed: {type(err).__name__}: {err}"
 
+        if not bench.score_blocks or len(to_score) < 2:
+            return dict(map(score_one, to_score))
         with ThreadPoolExecutor(max_workers=max(1, min(8, bench.params.parallelism))) as pool:
             return dict(pool.map(score_one, to_score))
 
-    def _tally(self, rescored: dict[str, SampleScore | str]) -> _Tally:
-        entries, t = self.journal.entries, _Tally()
-        for doc in self.docs:
-            doc_id = str(doc["doc_id"])
-            entry = entries.get(doc_id)
-            if entry is None:
-                t.missing += 1
-                continue
-            error = entry.get("error")
-            score: SampleScore | str | None = None
-            if not error:
-                score = self.stats.scores.get(doc_id) or rescored.get(doc_id)
-                if isinstance(score, str):
-                    error, score = score, None
-            if error:
-                t.errors += 1
-                t.last_error = error
-                t.error_texts.append(str(error))
-            else:
-                assert isinstance(score, SampleScore)
-                t.scores.append(score)
-            t.cache_hits += int(bool(entry.get("cache_hit")))
-            for key, value in (entry.get("usage") or {}).items():
-                t.usage[key] = t.usage.get(key, 0) + int(value)
-            t.samples.append(self._sample(doc, entry, score, error))
+    def _tally(self, *sinks: SamplesWriter | ReportWriter) -> _Tally:
+        """Walk the documents in order, a chunk of journal entries at a time: score what is
+        not scored yet, hand each sample to ``sinks``, keep the scores for the aggregates."""
+        t, journal = _Tally(), self.journal
+        try:
+            for start in range(0, len(self.docs), _CHUNK):
+                chunk = self.docs[start : start + _CHUNK]
+                entries = {str(d["doc_id"]): journal.entry(str(d["doc_id"])) for d in chunk}
+                rescored = self._score_pending(chunk, entries)
+                for doc in chunk:
+                    self._count(t, doc, entries, rescored, sinks)
+        finally:
+            journal.close_reader()
         return t
+
+    def _count(
+        self,
+        t: _Tally,
+        doc: dict[str, Any],
+        entries: dict[str, dict[str, Any] | None],
+        rescored: dict[str, SampleScore | str],
+        sinks: tuple[SamplesWriter | ReportWriter, ...],
+    ) -> None:
+        doc_id = str(doc["doc_id"])
+        entry = entries[doc_id]
+        if entry is None:
+            t.missing += 1
+            return
+        error = entry.get("error")
+        score: SampleScore | str | None = None
+        if not error:
+            score = self.stats.scores.pop(doc_id, None) or rescored.get(doc_id)
+            if isinstance(score, str):
+                error, score = score, None
+        if error:
+            t.errors += 1
+            t.last_error = error
+            t.error_texts.append(str(error))
+        t.cache_hits += int(bool(entry.get("cache_hit")))
+        for key, value in (entry.get("usage") or {}).items():
+            t.usage[key] = t.usage.get(key, 0) + int(value)
+        sample = self._sample(doc, entry, score, error)
+        for sink in sinks:
+            sink.add(sample)
+        if not error:
+            assert isinstance(score, SampleScore)
+            t.scores.append(self.bench.compact_score(score))
 
     def _sample(
         self,

@@ -8,21 +8,16 @@ file MB, process cap (0: none), and the check's name (only there to find its pro
 
 Order of operations (each step only narrows what the program can do):
 
-1. read the program;
-2. when started as root inside bubblewrap, become the check's private uid (no capability
-   survives, and ``RLIMIT_NPROC`` then counts this check's processes only);
-3. set rlimits (address space, CPU, file size, no core dumps, the process count);
-4. report what is in force on the status fd and close it;
-5. a whole program: read the token, disable destructive functions, run the program, and write
+1. read the program; as root inside bubblewrap, become the check's private uid (no capability
+   survives; ``RLIMIT_NPROC`` then counts this check's processes only);
+2. set rlimits (address space, CPU, file size, no core dumps, the process count) and report
+   what is in force on the status fd;
+3. a whole program: read the token, disable destructive functions, run the program, and write
    the token to the sentinel fd only when it returned normally;
-6. a candidate with tests (``CandidateCheck``): become non-dumpable, run the trusted setup,
-   fork. The child closes the token, sentinel and tests fds before any model code runs, then
-   runs the candidate and answers calls on a pipe. The parent (the harness) reads the token
-   and the tests only after the fork, runs the tests with the entry point bound to a proxy
-   that calls into the child, accepts only plain data back, and writes the token once the
-   tests returned. The child cannot read the harness's memory or open its fds (non-dumpable:
-   ``/proc/<pid>/mem`` and ``/proc/<pid>/fd`` need ``CAP_SYS_PTRACE``), so no code of the
-   candidate, whatever it patches in its own process, can produce the token.
+4. a ``CandidateCheck``: become non-dumpable, run the trusted setup and fork; the child closes
+   the token, sentinel and tests fds, runs the candidate and answers calls on a pipe; the
+   harness reads the token and the tests after the fork and writes the token once the tests
+   returned (docs/sandbox.md, "Pass", says why the child cannot forge it).
 """
 
 from __future__ import annotations

@@ -66,6 +66,22 @@ class ResponseCache:
     wake-up nor a transaction each. A process killed outright can lose only entries from
     that last window; the file itself stays consistent. ``flush`` and ``close`` cut the
     window short.
+
+    The invariants the code below relies on (each is restated where it is used):
+
+    1. Visible at once: an entry handed to ``put`` is in ``_pending`` or committed to the
+       file, at every moment. The writer removes an entry from ``_pending`` only after its
+       commit returned, so ``get`` (pending first, then the file) never misses it.
+    2. Newest wins: an entry is removed from ``_pending`` only if it is still the very value
+       that was committed; a second ``put`` for the same key meanwhile stays pending and is
+       committed in the next round.
+    3. No lost wake-up: ``_pending``, ``_closing`` and ``_flushers`` change only under
+       ``_cond``'s lock, and the writer checks them under that lock before each wait, so it
+       never sleeps while there is work it was not told about.
+    4. Failed commits lose nothing: a batch whose commit fails stays pending (served by
+       ``get``, retried, counted in ``write_errors``).
+    5. Close drains: once ``_closing`` is set no ``put`` is accepted, and the writer returns
+       only when ``_pending`` is empty (``close`` waits for it at most 30 s).
     """
 
     def __init__(self, directory: Path, *, batch_window_s: float = 0.02) -> None:
@@ -73,9 +89,12 @@ class ResponseCache:
         self.batch_window_s = batch_window_s
         self._flushers = 0
         self.path = directory / CACHE_FILE
+        # one connection per thread (sqlite3 objects are not shared); ``_all`` lists them so
+        # that ``close`` can close every one, hence check_same_thread=False in ``_conn``
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        # key -> entry handed to ``put`` and not yet known to be committed (invariant 1)
         self._pending: dict[str, tuple[int, str | None, bytes]] = {}
         self._cond = threading.Condition(self._lock)
         self._closing = False
@@ -98,6 +117,9 @@ class ResponseCache:
         return conn
 
     def get(self, key: str) -> tuple[int, str | None, bytes] | None:
+        # Lock-free read: one dict lookup is atomic and entries are immutable tuples. Pending
+        # first, then the file: the writer deletes from ``_pending`` only after the commit
+        # returned (invariant 1), so between the two reads the entry cannot vanish.
         pending = self._pending.get(key)
         if pending is not None:
             return pending
@@ -110,11 +132,13 @@ class ResponseCache:
 
     def put(self, key: str, status: int, content_type: str | None, content: bytes) -> None:
         with self._cond:
-            if self._closing:
+            if self._closing:  # invariant 5: nothing is accepted that close would not drain
                 raise RuntimeError(f"response cache {self.path} is closed")
             wake = not self._pending
             self._pending[key] = (status, content_type, content)
-            if wake:  # otherwise the writer is awake already (gathering or committing)
+            # Invariant 3: with entries already pending the writer is awake (gathering or
+            # committing) and takes a fresh snapshot after its commit, so it needs no notify.
+            if wake:
                 self._cond.notify_all()
 
     def _commit(self, batch: dict[str, tuple[int, str | None, bytes]]) -> None:
@@ -129,30 +153,35 @@ class ResponseCache:
     def _write_loop(self) -> None:
         while True:
             with self._cond:
+                # invariant 3: the predicate is checked under the lock before every wait
                 while not self._pending and not self._closing:
                     self._cond.wait()
                 if not self._closing and not self._flushers and self.batch_window_s > 0:
                     # gather more entries into this transaction (close/flush notify to end it)
                     self._cond.wait(timeout=self.batch_window_s)
                 if not self._pending and self._closing:
-                    return
+                    return  # invariant 5: drained
+                # a snapshot: entries put while it commits stay pending for the next round
                 batch = dict(self._pending)
             try:
                 self._commit(batch)
             except sqlite3.Error as exc:
+                # invariant 4: the batch stays in ``_pending``; retried after a short pause
                 self.write_errors += 1
                 _log.error("response cache %s: write failed: %s", self.path, exc)
                 time.sleep(0.1)
                 continue
             with self._cond:
+                # invariants 1 and 2: only after the commit, and only the committed value
                 for key, value in batch.items():
                     if self._pending.get(key) is value:
                         del self._pending[key]
-                self._cond.notify_all()
+                self._cond.notify_all()  # wakes ``flush`` waiters (and ``close``'s drain)
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every entry handed to ``put`` is committed."""
         with self._cond:
+            # while a flush waits the writer skips its gathering window (see _write_loop)
             self._flushers += 1
             self._cond.notify_all()
             try:
