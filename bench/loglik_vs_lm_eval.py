@@ -40,7 +40,8 @@ def ensure_torch(venv: Path) -> None:
     if subprocess.run([str(py), "-c", "import torch, accelerate"], check=False).returncode == 0:
         return
     pins = [f"torch=={metadata.version('torch')}", f"accelerate=={metadata.version('accelerate')}"]
-    env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+    # UV_NO_CONFIG: the workspace's uv settings must not steer this venv's resolution
+    env = {**os.environ, "VIRTUAL_ENV": str(venv), "UV_NO_CONFIG": "1"}
     subprocess.run(["uv", "pip", "install", "-q", *pins], check=True, env=env)
 
 
@@ -68,12 +69,14 @@ def run_ours(spec: parity.TaskSpec, out: Path, limit: int, args: argparse.Namesp
 def run_lm_eval_hf(
     venv: Path, spec: parity.TaskSpec, out: Path, limit: int, args: argparse.Namespace
 ) -> float:
-    model_args = f"pretrained={default_model_dir()},dtype=float32,device=cpu"
+    # the device goes in --device: lm-eval passes its own default beside model_args
+    model_args = f"pretrained={default_model_dir()},dtype=float32"
     tasks = spec.lm_eval
     if spec.ours == "mmlu":
         tasks = ",".join(f"parity_mmlu_{s}" for s in args.mmlu_subjects)
     cmd = [str(venv / "bin" / "lm_eval"), "--model", "hf", "--model_args", model_args]
-    cmd += ["--include_path", ".", "--tasks", tasks, "--batch_size", str(args.batch_size)]
+    cmd += ["--device", "cpu", "--include_path", ".", "--tasks", tasks]
+    cmd += ["--batch_size", str(args.batch_size)]
     cmd += ["--limit", str(limit), "--log_samples", "--output_path", str(out)]
     env = {**parity.lm_eval_env(), **thread_env(args.threads)}
     return parity.run_timed(cmd, log=out.with_suffix(".log"), cwd=parity.PARITY, env=env)

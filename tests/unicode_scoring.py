@@ -97,14 +97,21 @@ def reference_logprobs(
 
     Each prompt but its last token goes through the model (the causal logits of those
     positions are all a prompt needs); items with the same such input (MMLU's four letters)
-    share one pass.
+    share one pass. Only the positions that predict a continuation token go through the
+    output layer, and only the chosen tokens' floats are kept: memory does not grow with the
+    vocabulary or the prompts' length.
     """
     import torch
 
     table = byte_table()
     prepared = [reference_token_set(tok, table, it) for it in items]
-    inputs = sorted({tuple(ids[:-1]) for ids, _ in prepared}, key=len)
-    logps: dict[tuple[int, ...], Any] = {}
+    # per distinct input: the (position, next token) pairs some item sums
+    wanted: dict[tuple[int, ...], set[tuple[int, int]]] = {}
+    for ids, first in prepared:
+        pairs = wanted.setdefault(tuple(ids[:-1]), set())
+        pairs.update((j - 1, ids[j]) for j in range(first, len(ids)))
+    inputs = sorted(wanted, key=len)
+    got: dict[tuple[tuple[int, ...], int, int], float] = {}
     for lo in range(0, len(inputs), batch):
         rows = inputs[lo : lo + batch]
         width = max(len(r) for r in rows)
@@ -114,14 +121,19 @@ def reference_logprobs(
             ids[r, : len(seq)] = torch.tensor(seq)
             mask[r, : len(seq)] = 1
         with torch.inference_mode():
-            logits = model(input_ids=ids, attention_mask=mask).logits.float()
-        for r, seq in enumerate(rows):
-            logps[seq] = torch.log_softmax(logits[r, : len(seq)], -1)
-    out = []
-    for seq, first in prepared:
-        logp = logps[tuple(seq[:-1])]
-        out.append(sum(float(logp[j - 1, seq[j]]) for j in range(first, len(seq))))
-    return out
+            hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
+            for r, seq in enumerate(rows):
+                pairs = sorted(wanted[seq])
+                at = torch.tensor([pos for pos, _ in pairs])
+                targets = torch.tensor([t for _, t in pairs])
+                logp = torch.log_softmax(model.lm_head(hidden[r, at]).float(), -1)
+                chosen = logp.gather(-1, targets[:, None])[:, 0].tolist()
+                for (pos, t), value in zip(pairs, chosen, strict=True):
+                    got[seq, pos, t] = value
+    return [
+        sum(got[tuple(seq[:-1]), j - 1, seq[j]] for j in range(first, len(seq)))
+        for seq, first in prepared
+    ]
 
 
 def echo_logprobs(url: str, items: Sequence[Item], *, batch: int = 4) -> list[dict[str, Any]]:

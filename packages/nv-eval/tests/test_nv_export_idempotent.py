@@ -147,7 +147,7 @@ def test_wandb_offline_export_twice_keeps_one_run_per_job(
     job_dirs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("wandb", reason="pip install 'nv-eval[wandb]'")
-    from nv_eval_testutil import wandb_run_data
+    from nv_eval_testutil import wait_for, wandb_run_data
 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)  # offline
     items = [_item(job_dirs, f"{INV}.0"), _item(job_dirs, f"{INV}.1")]
@@ -155,9 +155,21 @@ def test_wandb_offline_export_twice_keeps_one_run_per_job(
     def runs() -> list[Path]:
         return sorted((tmp_path / "wandb").glob("offline-run-*"))
 
-    def task_of(run: Path) -> str:
+    def data_of(run: Path, key: str = "") -> dict[str, object]:
+        """The run's records, once W&B's service (which may write after finish()) has them."""
         (data_file,) = run.glob("run-*.wandb")
-        tags = wandb_run_data(data_file)["tags"]
+
+        def complete() -> dict[str, object] | None:
+            try:
+                data = wandb_run_data(data_file)
+            except Exception:  # a record still being written
+                return None
+            return data if data["tags"] and (not key or key in data["summary"]) else None  # type: ignore[operator]
+
+        return wait_for(complete, timeout=30)
+
+    def task_of(run: Path) -> str:
+        tags = data_of(run)["tags"]
         return next(t for t in ("gsm8k", "arc_easy") if t in tags)  # type: ignore[operator]
 
     _export(tmp_path, items, "wandb")
@@ -179,6 +191,5 @@ def test_wandb_offline_export_twice_keeps_one_run_per_job(
     (new,) = set(after) - set(first)
     assert task_of(new) == items[0].task
     assert "1 replaced" in detail and "1 unchanged, skipped" in detail
-    (data_file,) = new.glob("run-*.wandb")
     metric, value = next(iter(items[0].result.flat_metrics().items()))
-    assert wandb_run_data(data_file)["summary"][metric] == pytest.approx(value)  # type: ignore[index]
+    assert data_of(new, metric)["summary"][metric] == pytest.approx(value)  # type: ignore[index]

@@ -16,10 +16,19 @@ from nv_eval.cli import main
 KEYS = KEY_SHAPES
 
 
+def _conf_dir(tmp_path: Path) -> Path:
+    return tmp_path.parent / f"{tmp_path.name}-conf"
+
+
+def _run_sec(tmp_path: Path, *extra: str) -> int:
+    """``nv-eval run`` of the config ``_config`` wrote (``extra``: e.g. ``--dry-run``)."""
+    return main(["run", "--config-name", "sec", "--config-dir", str(_conf_dir(tmp_path)), *extra])
+
+
 def _config(tmp_path: Path, url: str, api_key: str, **execution: object) -> None:
     """The user's own file (which holds a literal key) lives apart from what the run writes."""
     write_config(
-        tmp_path.parent / f"{tmp_path.name}-conf",
+        _conf_dir(tmp_path),
         "sec",
         target={
             "api_endpoint": {
@@ -55,33 +64,10 @@ def test_launcher_run_keeps_every_key_shape_out_of_files(
     given = key if how == "literal" else "${oc.env:MY_LAUNCH_KEY}"
     with OpenAIStubServer(model="stub-model") as upstream:
         _config(tmp_path, upstream.url, given)
-        assert (
-            main(
-                [
-                    "run",
-                    "--config-name",
-                    "sec",
-                    "--config-dir",
-                    str(tmp_path.parent / f"{tmp_path.name}-conf"),
-                    "--dry-run",
-                ]
-            )
-            == 0
-        )
+        assert _run_sec(tmp_path, "--dry-run") == 0
         dry = capsys.readouterr()
         assert key not in dry.out + dry.err
-        assert (
-            main(
-                [
-                    "run",
-                    "--config-name",
-                    "sec",
-                    "--config-dir",
-                    str(tmp_path.parent / f"{tmp_path.name}-conf"),
-                ]
-            )
-            == 0
-        ), capsys.readouterr()
+        assert _run_sec(tmp_path) == 0, capsys.readouterr()
         out = capsys.readouterr()
         inv = out.out.split("invocation", 1)[1].split()[0]
         dests = "local,mlflow" if importlib.util.find_spec("mlflow") else "local"
@@ -126,18 +112,7 @@ def test_unset_reference_or_literal_over_ssh_is_one_line(
     else:
         _config(tmp_path, "http://127.0.0.1:9", given)
         want = "NV_EVAL_TEST_UNSET"
-    assert (
-        main(
-            [
-                "run",
-                "--config-name",
-                "sec",
-                "--config-dir",
-                str(tmp_path.parent / f"{tmp_path.name}-conf"),
-            ]
-        )
-        != 0
-    )
+    assert _run_sec(tmp_path) != 0
     err = capsys.readouterr().err.strip()
     assert want in err and len(err.splitlines()) == 1
     assert "sk-over-ssh-123" not in err
@@ -149,19 +124,7 @@ def test_slurm_script_and_dry_run_hold_no_literal_key(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     _config(tmp_path, "http://127.0.0.1:9", KEYS["symbols"], executor="slurm")
-    assert (
-        main(
-            [
-                "run",
-                "--config-name",
-                "sec",
-                "--config-dir",
-                str(tmp_path.parent / f"{tmp_path.name}-conf"),
-                "--dry-run",
-            ]
-        )
-        == 0
-    )
+    assert _run_sec(tmp_path, "--dry-run") == 0
     out = capsys.readouterr().out
     assert "#SBATCH" in out and "api_key_env: NV_EVAL_API_KEY" in out
     assert KEYS["symbols"] not in out
@@ -188,8 +151,7 @@ def test_literal_key_reaches_a_real_slurm_job_through_its_environment_only(
             executor="slurm",
             slurm={"nodes": 1, "gpus_per_node": 0, "partition": "debug"},
         )
-        conf = str(tmp_path.parent / f"{tmp_path.name}-conf")
-        code = main(["run", "--config-name", "sec", "--config-dir", conf])
+        code = _run_sec(tmp_path)
         out = capsys.readouterr()
         assert code == 0, out
         auth = {r.headers.get("Authorization") for r in upstream.requests}

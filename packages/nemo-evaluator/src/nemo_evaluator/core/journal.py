@@ -28,6 +28,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,34 +49,44 @@ def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[st
     return changes
 
 
-def _scan(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], int | None]:
-    """The header's settings, the last entry of every doc_id and the last plan's size.
+def _records(path: Path) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
+    """(offset, end offset, record) of every complete line, in file order; the record is
+    ``None`` for a line that is not a JSON object (kept in the file, never read as an entry).
 
     Lines are parsed as JSON, never matched as bytes: a prompt that happens to contain
-    ``"kind": "sample"`` is not a sample. A torn last line (a crash mid-write) is skipped.
+    ``"kind": "sample"`` is not a sample. Reading stops at a torn last line (a crash
+    mid-write).
     """
-    settings: dict[str, Any] | None = None
-    entries: dict[str, dict[str, Any]] = {}
-    planned: int | None = None
     if not path.exists():
-        return None, entries, None
-    with path.open("r", encoding="utf-8") as fh:
+        return
+    pos = 0
+    with path.open("rb") as fh:
         for line in fh:
-            if not line.endswith("\n"):
-                break  # torn by a crash
+            if not line.endswith(b"\n"):
+                return  # torn by a crash
+            start, pos = pos, pos + len(line)
             try:
                 record = json.loads(line)
             except ValueError:
-                continue
-            if not isinstance(record, dict):
-                continue
-            kind = record.get("kind")
-            if kind == "header":
-                settings = record.get("settings", {})
-            elif kind == "plan" and isinstance(record.get("docs"), int):
-                planned = record["docs"]
-            elif kind == "sample" and "doc_id" in record:
-                entries[str(record["doc_id"])] = record
+                record = None
+            yield start, pos, record if isinstance(record, dict) else None
+
+
+def _scan(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], int | None]:
+    """The header's settings, the last entry of every doc_id and the last plan's size."""
+    settings: dict[str, Any] | None = None
+    entries: dict[str, dict[str, Any]] = {}
+    planned: int | None = None
+    for _start, _end, record in _records(path):
+        if record is None:
+            continue
+        kind = record.get("kind")
+        if kind == "header":
+            settings = record.get("settings", {})
+        elif kind == "plan" and isinstance(record.get("docs"), int):
+            planned = record["docs"]
+        elif kind == "sample" and "doc_id" in record:
+            entries[str(record["doc_id"])] = record
     return settings, entries, planned
 
 
@@ -93,30 +104,21 @@ def _index(
     settings: dict[str, Any] | None = None
     offsets: dict[str, int] = {}
     failed: set[str] = set()
-    pos = 0
-    if not path.exists():
-        return None, offsets, failed, 0
-    with path.open("rb") as fh:
-        for line in fh:
-            if not line.endswith(b"\n"):
-                break  # torn by a crash
-            start, pos = pos, pos + len(line)
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict):
-                continue
-            if record.get("kind") == "header":
-                settings = record.get("settings", {})
-            elif record.get("kind") == "sample" and "doc_id" in record:
-                doc_id = str(record["doc_id"])
-                offsets[doc_id] = start
-                if record.get("error"):
-                    failed.add(doc_id)
-                else:
-                    failed.discard(doc_id)
-    return settings, offsets, failed, pos
+    size = 0
+    for start, end, record in _records(path):
+        size = end  # the complete lines so far (what a torn tail is cut back to)
+        if record is None:
+            continue
+        if record.get("kind") == "header":
+            settings = record.get("settings", {})
+        elif record.get("kind") == "sample" and "doc_id" in record:
+            doc_id = str(record["doc_id"])
+            offsets[doc_id] = start
+            if record.get("error"):
+                failed.add(doc_id)
+            else:
+                failed.discard(doc_id)
+    return settings, offsets, failed, size
 
 
 def read_progress(path: Path) -> tuple[int, int | None]:

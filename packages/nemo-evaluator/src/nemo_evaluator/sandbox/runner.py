@@ -224,8 +224,8 @@ def _run(
                 proc.stderr.close()
         duration = time.monotonic() - started
         cgroup.destroy(groups)  # whatever is left dies before the sentinel is read
-        if uid and not in_time and not groups.paths:
-            identity.kill_all(uid)  # a killed sandbox's namespace may still be dying
+        if uid and not groups.paths:  # the namespace may still be dying: wait for its end
+            identity.kill_all(uid)
         report = _read_status(status_r)
         if in_time:
             _refuse_if_not_started(proc.returncode, report, err.text(), limits)
