@@ -44,6 +44,12 @@ def served(
     from nemo_eval.api import deploy
 
     backend = request.param
+    extra_module = {"pytriton": "pytriton", "ray": "ray"}.get(backend)
+    if extra_module is not None:
+        pytest.importorskip(
+            extra_module,
+            reason=f"the {backend} backend is not installed: pip install 'nemo-eval[{backend}]'",
+        )
     run_dir = tmp_path_factory.mktemp(f"run-{backend}")
     handle = deploy(
         serving_backend=backend,

@@ -352,19 +352,20 @@ class HfEngine:
     def _record(self, row: _Row, token: int, logprobs: Any) -> None:
         """Append one generated token to its row, or end the row (EOS, stop string, budget)."""
         res, req = row.result, row.req
-        keep = logprobs is not None and req.logprobs is not None
+        # how many alternatives to report per token; None: this request reports no logprobs
+        top_n = req.logprobs if logprobs is not None else None
         if token in self.eos_ids:
             res.finish_reason = "stop"
             row.done = True
-            if keep:
+            if top_n is not None:
                 # report the end-of-sequence token like OpenAI's API: log-likelihood
                 # clients (lm-eval's local-completions) drop exactly one generated token
                 res.stop_token = token
-                record_logprob(res, logprobs[token], self._tops(logprobs[None], req.logprobs)[0])
+                record_logprob(res, logprobs[token], self._tops(logprobs[None], top_n)[0])
             return
         res.token_ids.append(token)
-        if keep:
-            record_logprob(res, logprobs[token], self._tops(logprobs[None], req.logprobs)[0])
+        if top_n is not None:
+            record_logprob(res, logprobs[token], self._tops(logprobs[None], top_n)[0])
         if req.stop and trim_at_stop(res, req.stop, self.detokenize):
             row.done = row.cut = True
         elif len(res.token_ids) >= row.budget:

@@ -28,7 +28,7 @@ Detokenize = Callable[[list[int]], str]
 def _byte_level_table() -> dict[str, int]:
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-    return {char: byte for byte, char in bytes_to_unicode().items()}
+    return {char: byte for byte, char in bytes_to_unicode().items()}  # type: ignore[no-untyped-call]
 
 
 def _decoder_kind(tokenizer: Any) -> str | None:

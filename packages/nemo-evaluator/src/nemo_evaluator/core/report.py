@@ -36,7 +36,7 @@ Z95 = 1.959963984540054
 
 
 def _asset(name: str) -> str:
-    return files(__package__).joinpath("report_assets", name).read_text(encoding="utf-8")
+    return files(__package__).joinpath("report_assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def fmt(value: float | None) -> str:

@@ -119,7 +119,8 @@ class LmEvalBenchmark(Benchmark):
 
         tm = TaskManager(include_path=self._tmp.name, include_defaults=False)
         try:
-            return tm.load([self.task])
+            loaded: dict[str, Any] = tm.load([self.task])
+            return loaded
         except LmEvalTaskError:
             raise
         except Exception as err:  # datasets' errors have no common base

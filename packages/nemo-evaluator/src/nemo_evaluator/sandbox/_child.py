@@ -266,7 +266,7 @@ def _plain_data_loader() -> type:
 
     allowed = {"complex": complex, "set": set, "frozenset": frozenset, "bytearray": bytearray}
 
-    class PlainData(_pickle.Unpickler):  # type: ignore[misc]
+    class PlainData(_pickle.Unpickler):
         """Unpickles built-in data only: no class of the candidate's, no callable."""
 
         def find_class(self, module: str, name: str) -> Any:
