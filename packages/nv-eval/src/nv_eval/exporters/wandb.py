@@ -56,55 +56,60 @@ class WandbExporter(Exporter):
         tags = [str(t) for t in self.options.get("tags") or []]
         dirs = []
         skipped = replaced = 0
-        for item in items:
-            rid, digest = run_id(project, item.job_id), item.digest()
-            earlier = _offline_runs(root, rid) if mode == "offline" else []
-            same = [d for d in earlier if _exported_digest(d) == digest]
-            if same:
-                skipped += 1
-                for stale in earlier:  # copies left by an export that was interrupted
-                    if stale != same[-1]:
-                        shutil.rmtree(stale, ignore_errors=True)
-                dirs.append(str(same[-1]))
-                continue
-            run = wandb.init(
-                id=rid,
-                resume="allow",
-                project=project,
-                entity=self.options.get("entity"),
-                name=f"{item.task}-{item.job_id}",
-                group=item.invocation_id,
-                job_type="evaluation",
-                tags=[*tags, item.task],
-                config={
-                    **item.params(),
-                    "invocation_id": item.invocation_id,
-                    "job_id": item.job_id,
-                    "nv_eval.results_sha256": digest,
-                },
-                dir=str(root),
-                mode=mode,
-                reinit="create_new",
-                settings=wandb.Settings(silent=True, console="off"),
-            )
-            try:
-                metrics = item.result.flat_metrics()
-                metrics.update({f"{k}_stderr": v for k, v in item.stderrs().items()})
-                run.log(metrics)
-                run.summary.update(metrics)
-                for artifact in item.artifacts():
-                    run.save(str(artifact), base_path=str(artifact.parent), policy="now")
-            finally:
-                run.finish()
-            run_dir = Path(run.dir).parent if run.dir else root
-            if mode == "offline":
-                marker = {"job_id": item.job_id, "results_sha256": digest}
-                (run_dir / MARKER).write_text(json.dumps(marker), encoding="utf-8")
-                for old in earlier:  # the same job with other results: keep only the new run
-                    if old != run_dir:
-                        shutil.rmtree(old, ignore_errors=True)
-                        replaced += 1
-            dirs.append(str(run_dir))
+        try:
+            for item in items:
+                rid, digest = run_id(project, item.job_id), item.digest()
+                earlier = _offline_runs(root, rid) if mode == "offline" else []
+                same = [d for d in earlier if _exported_digest(d) == digest]
+                if same:
+                    skipped += 1
+                    for stale in earlier:  # copies left by an export that was interrupted
+                        if stale != same[-1]:
+                            shutil.rmtree(stale, ignore_errors=True)
+                    dirs.append(str(same[-1]))
+                    continue
+                run = wandb.init(
+                    id=rid,
+                    resume="allow",
+                    project=project,
+                    entity=self.options.get("entity"),
+                    name=f"{item.task}-{item.job_id}",
+                    group=item.invocation_id,
+                    job_type="evaluation",
+                    tags=[*tags, item.task],
+                    config={
+                        **item.params(),
+                        "invocation_id": item.invocation_id,
+                        "job_id": item.job_id,
+                        "nv_eval.results_sha256": digest,
+                    },
+                    dir=str(root),
+                    mode=mode,
+                    reinit="create_new",
+                    settings=wandb.Settings(silent=True, console="off"),
+                )
+                try:
+                    metrics = item.result.flat_metrics()
+                    metrics.update({f"{k}_stderr": v for k, v in item.stderrs().items()})
+                    run.log(metrics)
+                    run.summary.update(metrics)
+                    for artifact in item.artifacts():
+                        run.save(str(artifact), base_path=str(artifact.parent), policy="now")
+                finally:
+                    run.finish()
+                run_dir = Path(run.dir).parent if run.dir else root
+                if mode == "offline":
+                    marker = {"job_id": item.job_id, "results_sha256": digest}
+                    (run_dir / MARKER).write_text(json.dumps(marker), encoding="utf-8")
+                    for old in earlier:  # the same job with other results: keep only the new run
+                        if old != run_dir:
+                            shutil.rmtree(old, ignore_errors=True)
+                            replaced += 1
+                dirs.append(str(run_dir))
+        finally:
+            # W&B's service process writes run files after run.finish() returns; shutting it
+            # down waits for those writes, so the files are complete when the export reports them
+            wandb.teardown()
         where = dirs[0] if len(dirs) == 1 else f"{root}/wandb"
         notes = [
             f"{n} {w}" for n, w in ((skipped, "unchanged, skipped"), (replaced, "replaced")) if n
