@@ -4,6 +4,7 @@ stub upstream on loopback (``upstream``; the core tests' gsm8k-answering one is
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,14 @@ import pytest
 from shared_data import MISSING, SHARED
 
 from nemo_evaluator.testing import OpenAIStubServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the Ctrl-C tests' child processes see SIGINT even when pytest itself was started as a
+    shell's background job (``cmd &`` without job control ignores SIGINT, and an ignored signal
+    stays ignored across exec); a Python handler here becomes the default one in a child."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
