@@ -24,16 +24,15 @@ from tenacity import AsyncRetrying
 from .interceptor import AdapterRequest, AdapterResponse, RequestContext
 from .upstream import (
     UpstreamConfig,
-    _clean_headers,
     _Retryable,
-    _StatusError,
     _TransportError,
+    answer_or_retryable,
     attempt_window,
     deadline_error,
     failure_response,
     note_attempts,
-    parse_retry_after,
     retry_policy,
+    sample_deadline,
     upstream_headers,
 )
 
@@ -75,17 +74,12 @@ class AsyncUpstreamCall:
             raise _TransportError(deadline_error(self.config), timeout=True) from exc
         except aiohttp.ClientError as exc:  # refused, reset, broken mid-body
             raise _TransportError(exc, timeout=False) from exc
-        headers = _clean_headers(raw_headers)
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(raw_headers.get("Retry-After"))
-            raise _StatusError(status, headers, body, retry_after)
-        return AdapterResponse(status_code=status, headers=headers, _body=body)
+        return answer_or_retryable(status, raw_headers, body)
 
     async def __call__(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
         url = ctx.upstream_url
         started = time.perf_counter()
-        sample_timeout = self.config.sample_timeout
-        call_deadline = time.monotonic() + sample_timeout if sample_timeout else None
+        call_deadline = sample_deadline(self.config)
         # the first attempt runs bare: tenacity's machinery costs more per call than the
         # rest of the chain, and only a failed attempt needs it
         try:

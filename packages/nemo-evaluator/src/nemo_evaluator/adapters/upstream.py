@@ -191,6 +191,22 @@ def note_attempts(response: AdapterResponse) -> None:
             response.mark_dirty()
 
 
+def sample_deadline(config: UpstreamConfig) -> float | None:
+    """The monotonic time by which every attempt of one call, retries included, must end
+    (``sample_timeout``), or None when the call is unbounded across retries."""
+    sample_timeout = config.sample_timeout
+    return time.monotonic() + sample_timeout if sample_timeout else None
+
+
+def answer_or_retryable(status: int, raw_headers: Any, body: bytes) -> AdapterResponse:
+    """The upstream's answer, or a :class:`_StatusError` for the statuses worth retrying
+    (429 and 5xx, with their ``Retry-After``)."""
+    headers = _clean_headers(raw_headers)
+    if status == 429 or status >= 500:
+        raise _StatusError(status, headers, body, parse_retry_after(raw_headers.get("Retry-After")))
+    return AdapterResponse(status_code=status, headers=headers, _body=body)
+
+
 def attempt_window(config: UpstreamConfig, call_deadline: float | None) -> tuple[float, float]:
     """The monotonic deadline of one attempt (``request_timeout``, cut at the call's deadline)
     and the seconds left until it (at least 1 ms)."""
@@ -284,19 +300,13 @@ class UpstreamCall:
             watch.cancel()
         if watch.expired:  # the answer ended just as the deadline cut it
             raise _TransportError(deadline_error(self.config), timeout=True)
-        headers = _clean_headers(resp.headers)
-        if status == 429 or status >= 500:
-            raise _StatusError(
-                status, headers, body, parse_retry_after(resp.headers.get("Retry-After"))
-            )
-        return AdapterResponse(status_code=status, headers=headers, _body=body)
+        return answer_or_retryable(status, resp.headers, body)
 
     def __call__(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
         url = ctx.upstream_url
         stream = request.is_stream and not ctx.client_mode
         started = time.perf_counter()
-        sample_timeout = self.config.sample_timeout
-        call_deadline = time.monotonic() + sample_timeout if sample_timeout else None
+        call_deadline = sample_deadline(self.config)
         retrying = self._retrying.copy()
         try:
             for attempt in retrying:
