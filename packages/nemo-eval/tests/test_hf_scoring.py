@@ -73,3 +73,52 @@ def test_shared_prefix_scores_equal_each_prompt_alone(
     # the generation request in the same batch decodes as it would alone
     alone = engine.generate([generate])[0]
     assert got[-1].token_ids == alone.token_ids and len(got[-1].token_ids) == 3
+
+
+def one_greedy(ids: list[int], **kw: Any) -> GenerateRequest:
+    """lm-eval's ``local-completions`` form: echo, logprobs 1 and one greedy token."""
+    return GenerateRequest(prompt_ids=ids, max_tokens=1, temperature=0.0, logprobs=1, echo=True, **kw)
+
+
+def test_one_greedy_token_requests_share_prefixes_and_decode_as_before(
+    engine: Any, reference_model: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scored through the shared-prefix path, each answer equals the decode loop's answer to the
+    same request alone: echo log-probabilities, the generated token (or the end-of-sequence token
+    it stops at), its log-probability and its alternatives, the text and the finish reason."""
+    import torch
+
+    tok, _ = reference_model
+    ctx = tok("Question: which planet is the largest in the solar system?\nAnswer:")["input_ids"]
+    stops_here = tok(
+        "Question: Which piece of safety equipment is used to keep mold spores from entering "
+        "the respiratory system?\nAnswer: breathing mask"
+    )["input_ids"]
+    reqs = [one_greedy(ctx + tok(f" {c}")["input_ids"]) for c in "ABCD"]  # 1 token past ctx
+    reqs += [one_greedy(ctx + tok(e)["input_ids"]) for e in [" Jupiter, by far", " Saturn"]]
+    # the last one's token is cut by its stop string: it keeps no token
+    reqs += [one_greedy(ctx), one_greedy(stops_here), one_greedy(ctx, stop=[" "])]
+    got = engine.generate(reqs)
+    assert got[-2].stop_token is not None  # the end-of-sequence case is covered
+    assert got[-1].token_ids == [] and len(got[0].token_ids) == 1
+    for req, res in zip(reqs, got, strict=True):
+        with torch.inference_mode():
+            alone = engine._decode([req])[0]
+        assert (res.token_ids, res.text, res.finish_reason, res.stop_token) == (
+            alone.token_ids,
+            alone.text,
+            alone.finish_reason,
+            alone.stop_token,
+        )
+        assert res.token_logprobs == pytest.approx(alone.token_logprobs, abs=1e-4)
+        assert [list(t) for t in res.top_logprobs] == [list(t) for t in alone.top_logprobs]
+        assert len(res.prompt_logprobs) == len(req.prompt_ids)
+        assert res.prompt_logprobs[1:] == pytest.approx(alone.prompt_logprobs[1:], abs=1e-4)
+        assert [list(t) for t in res.prompt_top_logprobs[1:]] == [
+            list(t) for t in alone.prompt_top_logprobs[1:]
+        ]
+    # a prompt that fills the context window generates nothing, as in the decode loop
+    monkeypatch.setattr(engine, "max_context", len(ctx))
+    full = engine.generate([one_greedy(ctx)])[0]
+    assert full.token_ids == [] and full.token_logprobs == [] and full.finish_reason == "length"
+    assert len(full.prompt_logprobs) == len(ctx)

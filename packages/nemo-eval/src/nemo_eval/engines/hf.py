@@ -248,7 +248,9 @@ class HfEngine:
         results: list[GenerateResult | None] = [None] * len(requests)
         with self._lock, self._torch.inference_mode():
             if scoring:
-                scored = self._scorer.score([requests[i] for i in scoring])
+                scored, nexts = self._scorer.score([requests[i] for i in scoring])
+                for j, logprobs in nexts.items():
+                    self._greedy_token(requests[scoring[j]], scored[j], logprobs)
                 for i, res in zip(scoring, scored, strict=True):
                     results[i] = res
             if decoding:
@@ -256,6 +258,14 @@ class HfEngine:
                 for i, res in zip(decoding, decoded, strict=True):
                     results[i] = res
         return [r for r in results if r is not None]
+
+    def _greedy_token(self, req: GenerateRequest, result: GenerateResult, logprobs: Any) -> None:
+        """The one greedy token of a scored request, recorded as ``_decode`` records it."""
+        row = self._row(req, result)
+        if not row.done:
+            self._record(row, int(self._torch.argmax(logprobs)), logprobs)
+        if not row.cut:
+            result.text = self.detokenize(result.token_ids)
 
     def _tops(self, logprob_rows: Any, k: int) -> list[dict[str, float]]:
         """The top-``k`` alternatives of each row of log-probabilities (``{}`` when k is 0)."""
@@ -282,13 +292,16 @@ class HfEngine:
         return [row.result for row in rows]
 
     def _new_row(self, req: GenerateRequest) -> _Row:
-        generator = self._torch.Generator(device=self.device)
-        generator.manual_seed(req.seed if req.seed is not None else random.getrandbits(63))
         result = GenerateResult(
             prompt_ids=list(req.prompt_ids), token_ids=[], text="", finish_reason="length"
         )
         if req.logprobs is not None:
             result.token_logprobs, result.top_logprobs = [], []
+        return self._row(req, result)
+
+    def _row(self, req: GenerateRequest, result: GenerateResult) -> _Row:
+        generator = self._torch.Generator(device=self.device)
+        generator.manual_seed(req.seed if req.seed is not None else random.getrandbits(63))
         budget = token_budget(req, max_context=self.max_context)
         return _Row(req=req, result=result, generator=generator, budget=budget, done=budget == 0)
 

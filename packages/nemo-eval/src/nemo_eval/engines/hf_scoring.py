@@ -12,6 +12,12 @@ rest of their tokens on top of the prefix's key/value cache, all rows of a batch
 Prefixes are left-padded and continuations right-padded, with explicit position ids and
 attention masks, so each row computes what it would compute alone (within float rounding).
 Groups are batched in order of length so that padding stays small.
+
+Clients that score through the generation API (lm-eval's ``local-completions``) ask for one
+greedy token as well (``max_tokens=1``, temperature 0) and ignore it. Such a request is scored
+the same way; its continuation pass also runs over its last prompt token, and the distribution
+after it (``ScoredNext``) is handed back so that the engine records the greedy token exactly as
+its decode loop would.
 """
 
 from __future__ import annotations
@@ -32,7 +38,15 @@ Tops = Callable[[Any, int], list[dict[str, float]]]
 
 
 def is_scoring(req: GenerateRequest) -> bool:
-    return req.echo and req.logprobs is not None and req.max_tokens == 0
+    """Echo with log-probabilities and no token to generate, or one greedy token."""
+    if not (req.echo and req.logprobs is not None):
+        return False
+    return req.max_tokens == 0 or (req.max_tokens == 1 and req.temperature <= 0)
+
+
+def wants_next(req: GenerateRequest) -> bool:
+    """A scoring request that also generates its one greedy token."""
+    return req.max_tokens > 0
 
 
 @dataclass
@@ -94,7 +108,10 @@ class PrefixScorer:
         self._pad = pad_id
         self._tops = tops
 
-    def score(self, reqs: list[GenerateRequest]) -> list[GenerateResult]:
+    def score(self, reqs: list[GenerateRequest]) -> tuple[list[GenerateResult], dict[int, Any]]:
+        """Each request's result, and for those that ``wants_next`` (by index) the
+        log-probabilities of the token after the whole prompt."""
+        nexts: dict[int, Any] = {}
         results = [
             GenerateResult(
                 prompt_ids=list(r.prompt_ids),
@@ -107,11 +124,15 @@ class PrefixScorer:
             for r in reqs
         ]
         for batch in batches(group_by_prefix(reqs)):
-            self._score_batch(batch, reqs, results)
-        return results
+            self._score_batch(batch, reqs, results, nexts)
+        return results, nexts
 
     def _score_batch(
-        self, batch: list[Group], reqs: list[GenerateRequest], results: list[GenerateResult]
+        self,
+        batch: list[Group],
+        reqs: list[GenerateRequest],
+        results: list[GenerateResult],
+        nexts: dict[int, Any],
     ) -> None:
         torch = self._torch
         width = max(len(g.prefix) for g in batch)
@@ -121,7 +142,9 @@ class PrefixScorer:
             ids[b, width - len(g.prefix) :] = torch.tensor(g.prefix, dtype=torch.long)
             mask[b, width - len(g.prefix) :] = 1
         ids, mask = ids.to(self._device), mask.to(self._device)
-        longer = [(b, i) for b, g in enumerate(batch) for i in g.rows if self._rest(reqs[i], g) > 1]
+        longer = [
+            (b, i) for b, g in enumerate(batch) for i in g.rows if self._span(reqs[i], g) > 0
+        ]
         out = self._model(
             input_ids=ids,
             attention_mask=mask,
@@ -145,12 +168,18 @@ class PrefixScorer:
                     first = req.prompt_ids[n]
                     res.prompt_logprobs.append(float(nxt[first]))
                     res.prompt_top_logprobs.append(self._tops(nxt[None], kk)[0])
+                elif wants_next(req):
+                    nexts[i] = nxt
         if longer:
-            self._score_rest(batch, longer, reqs, results, out.past_key_values, mask)
+            self._score_rest(batch, longer, reqs, results, nexts, out.past_key_values, mask)
 
     @staticmethod
-    def _rest(req: GenerateRequest, group: Group) -> int:
-        return len(req.prompt_ids) - len(group.prefix)
+    def _span(req: GenerateRequest, group: Group) -> int:
+        """Tokens the continuation pass runs over: those after the first one past the
+        prefix (the first is scored by the prefix pass), and the last prompt token only when
+        the token after it is wanted."""
+        rest = len(req.prompt_ids) - len(group.prefix)
+        return rest if wants_next(req) else max(0, rest - 1)
 
     def _score_rest(
         self,
@@ -158,12 +187,16 @@ class PrefixScorer:
         rows: list[tuple[int, int]],
         reqs: list[GenerateRequest],
         results: list[GenerateResult],
+        nexts: dict[int, Any],
         past: Any,
         prefix_mask: Any,
     ) -> None:
-        """Tokens after the first one past the prefix, on top of the prefix's cache."""
+        """The continuation pass (see ``_span``), on top of the prefix's cache."""
         torch = self._torch
-        rests = [reqs[i].prompt_ids[len(batch[b].prefix) : -1] for b, i in rows]
+        rests = [
+            reqs[i].prompt_ids[len(batch[b].prefix) :][: self._span(reqs[i], batch[b])]
+            for b, i in rows
+        ]
         span = max(len(r) for r in rests)
         ids = torch.full((len(rows), span), self._pad, dtype=torch.long)
         mask = torch.zeros((len(rows), span), dtype=torch.long)
@@ -183,8 +216,13 @@ class PrefixScorer:
         )
         for r, (_, i) in enumerate(rows):
             req, res = reqs[i], results[i]
-            count = len(rests[r])
-            logp = torch.log_softmax(out.logits[r, :count].float(), dim=-1)
+            logp = torch.log_softmax(out.logits[r, : len(rests[r])].float(), dim=-1)
+            if wants_next(req):
+                nexts[i] = logp[-1]
+                logp = logp[:-1]
+            count = len(logp)
+            if count == 0:
+                continue
             targets = torch.tensor(req.prompt_ids[-count:], dtype=torch.long, device=logp.device)
             assert res.prompt_logprobs is not None and res.prompt_top_logprobs is not None
             res.prompt_logprobs += logp.gather(-1, targets[:, None])[:, 0].tolist()
