@@ -77,7 +77,9 @@ def test_shared_prefix_scores_equal_each_prompt_alone(
 
 def one_greedy(ids: list[int], **kw: Any) -> GenerateRequest:
     """lm-eval's ``local-completions`` form: echo, logprobs 1 and one greedy token."""
-    return GenerateRequest(prompt_ids=ids, max_tokens=1, temperature=0.0, logprobs=1, echo=True, **kw)
+    return GenerateRequest(
+        prompt_ids=ids, max_tokens=1, temperature=0.0, logprobs=1, echo=True, **kw
+    )
 
 
 def test_one_greedy_token_requests_share_prefixes_and_decode_as_before(

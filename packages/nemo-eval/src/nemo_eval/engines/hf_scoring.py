@@ -142,9 +142,7 @@ class PrefixScorer:
             ids[b, width - len(g.prefix) :] = torch.tensor(g.prefix, dtype=torch.long)
             mask[b, width - len(g.prefix) :] = 1
         ids, mask = ids.to(self._device), mask.to(self._device)
-        longer = [
-            (b, i) for b, g in enumerate(batch) for i in g.rows if self._span(reqs[i], g) > 0
-        ]
+        longer = [(b, i) for b, g in enumerate(batch) for i in g.rows if self._span(reqs[i], g) > 0]
         out = self._model(
             input_ids=ids,
             attention_mask=mask,
