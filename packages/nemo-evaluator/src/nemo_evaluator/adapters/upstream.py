@@ -16,9 +16,9 @@ upstream's (502 when it could not be reached, 504 when it timed out) and whose b
 upstream status and body.
 
 HTTP goes through the standard library's ``http.client`` with keep-alive pools per host
-(``adapters/http_pool.py``): per round trip it costs about half the CPU of urllib3 and a
-third of a ``requests.Session``, and it gives direct access to the streamed body, which server
-mode passes through unbuffered.
+(``adapters/http_pool.py``): per round trip on loopback it costs about half the CPU of
+urllib3's ``PoolManager`` (0.26 against 0.51 ms measured on 2 cores), and it gives direct
+access to the streamed body, which server mode passes through unbuffered.
 """
 
 from __future__ import annotations
