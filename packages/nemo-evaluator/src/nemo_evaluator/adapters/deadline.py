@@ -54,6 +54,9 @@ class Watch:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+_MIN_COMPACT = 1024
+
+
 class _Watcher:
     """One daemon thread that fires the watches whose deadline passed."""
 
@@ -63,12 +66,20 @@ class _Watcher:
         self._heap: list[tuple[float, int, Watch]] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        self._compact_at = _MIN_COMPACT
 
     def attach(self, watch: Watch, conn: Any) -> None:
         with self.lock:
             if watch.done:
                 return
             watch._conn = conn
+            if len(self._heap) >= self._compact_at:
+                # Cancelled watches stay in the heap until their deadline (minutes away) would
+                # come up; drop them whenever the heap doubled, so it holds about the watches
+                # in flight, not every attempt of the last request_timeout seconds.
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+                self._compact_at = max(_MIN_COMPACT, 2 * len(self._heap))
             heapq.heappush(self._heap, (watch.deadline, next(self._seq), watch))
             if self._thread is None:
                 self._thread = threading.Thread(
