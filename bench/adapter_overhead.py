@@ -9,6 +9,8 @@ at concurrency 1, 16 and 64:
   logging, caching, reasoning stripping and a system message; every request is new (a miss);
 * ``proxy-hit``  the same requests again (all cache hits);
 * ``client``     the same chain in-process (``AdapterPipeline.send``), all misses;
+* ``floor``      (``--floor``) bench/proxy_floor.py: a bare WSGI app on the same waitress
+  server forwarding each request with http.client, no chain: the least this design costs;
 * ``base-miss``  (``--baseline-src``) the proxy again, imported from another source tree, so
   that before and after come from one run on the same machine;
 * ``nv-X-miss``  NVIDIA's nemo-evaluator X adapter proxy (``--nvidia``, default 0.2.8 and
@@ -106,10 +108,11 @@ def _spawn_nvidia(
 
 
 def _spawn(args: list[str], *, src: str | None = None) -> tuple[subprocess.Popen[str], str]:
-    """``python -m args...``; with ``src``, ``nemo_evaluator`` is imported from that tree."""
+    """``python args...`` and the URL it prints; with ``src``, ``nemo_evaluator`` is imported
+    from that tree."""
     env = {**os.environ, "PYTHONPATH": src} if src else None
     proc = subprocess.Popen(
-        [sys.executable, "-m", *args],
+        [sys.executable, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -230,6 +233,12 @@ def main() -> None:
         help="interpreter for their virtualenvs (auto: this one for 0.2.x, 3.12 for 0.3.x)",
     )
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run bench/proxy_floor.py (a bare waitress app forwarding with http.client: "
+        "the least any proxy on this server design costs) as `floor`",
+    )
+    parser.add_argument(
         "--baseline-src",
         help="also run the proxy from this source tree (its nemo-evaluator src/ folder, e.g. "
         "from `git archive OLD packages/nemo-evaluator/src`) as `base-miss`: before/after "
@@ -242,14 +251,21 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="adapter_bench_"))
     (work / "adapter.json").write_text(json.dumps(CONFIG))
     up_proc, up_url = _spawn(
-        ["nemo_evaluator.testing.openai_stub", "--threads", "16", "--engine", args.stub_engine]
+        [
+            "-m",
+            "nemo_evaluator.testing.openai_stub",
+            "--threads",
+            "16",
+            "--engine",
+            args.stub_engine,
+        ]
     )
     upstream = up_url + "/v1/chat/completions"
 
     def proxy(name: str, src: str | None = None) -> tuple[subprocess.Popen[str], str]:
         return _spawn(
             [
-                *("nemo_evaluator.cli", "adapter", "--api-url", upstream),
+                *("-m", "nemo_evaluator.cli", "adapter", "--api-url", upstream),
                 *("--output-dir", str(work / name), "--config", str(work / "adapter.json")),
                 *("--threads", str(args.proxy_threads)),
             ],
@@ -258,6 +274,19 @@ def main() -> None:
 
     px_proc, px_url = proxy("proxy")
     base = proxy("proxy-base", args.baseline_src) if args.baseline_src else None
+    floor = (
+        _spawn(
+            [
+                str(HERE / "proxy_floor.py"),
+                "--api-url",
+                upstream,
+                "--threads",
+                str(args.proxy_threads),
+            ]
+        )
+        if args.floor
+        else None
+    )
     theirs = {
         r: _spawn_nvidia(exe, upstream, work / f"nv-{r}", args.proxy_threads)
         for r, exe in exes.items()
@@ -281,6 +310,13 @@ def main() -> None:
             rows["proxy-hit", c] = _run(
                 _http_caller(pool, px_url + "/v1/chat/completions", tag), n, c, px_ps
             )
+            if floor is not None:
+                rows["floor", c] = _run(
+                    _http_caller(pool, floor[1] + "/v1/chat/completions", "f" + tag),
+                    n,
+                    c,
+                    _cpu_clock(psutil.Process(floor[0].pid)),
+                )
             if base is not None:
                 rows["base-miss", c] = _run(
                     _http_caller(pool, base[1] + "/v1/chat/completions", "b" + tag),
@@ -300,7 +336,7 @@ def main() -> None:
                 )
     finally:
         pipeline.close()
-        extra = [base[0]] if base is not None else []
+        extra = [pair[0] for pair in (base, floor) if pair is not None]
         for proc in (*(p for p, _ in theirs.values()), *extra, px_proc, up_proc):
             proc.terminate()
             proc.wait(timeout=10)
@@ -350,6 +386,17 @@ def main() -> None:
             cpu_miss <= 0.6,
         )
     )
+    if floor is not None:
+        for c in levels:
+            ours, least = rows["proxy-miss", c], rows["floor", c]
+            checks.append(
+                (
+                    f"vs bare waitress floor, conc {c}: of direct, CPU",
+                    f"{ours['rps'] / rows['direct', c]['rps']:.0%} {ours['cpu_ms']:.3f}",
+                    f"{least['rps'] / rows['direct', c]['rps']:.0%} {least['cpu_ms']:.3f}",
+                    None,
+                )
+            )
     if base is not None:
         for c in levels:
             ours, was = rows["proxy-miss", c], rows["base-miss", c]
@@ -393,7 +440,8 @@ def main() -> None:
             )
     print(f"\n{'check':<42} {'ours':>16} {'target/theirs':>14}  met")
     for name, ours, target, ok in checks:
-        print(f"{name:<42} {ours:>16} {target:>14}  {'yes' if ok else 'NO'}")
+        met = "info" if ok is None else "yes" if ok else "NO"
+        print(f"{name:<42} {ours:>16} {target:>14}  {met}")
 
 
 if __name__ == "__main__":
