@@ -114,9 +114,14 @@ def run_docs(
     total: int,
     max_error_fraction: float,
     on_finished: Callable[[dict[str, Any]], None] | None = None,
+    stats: RunStats | None = None,
 ) -> RunStats:
-    """Run ``docs`` (those not yet journaled); ``total`` is the run's size for the error budget."""
-    stats = RunStats()
+    """Run ``docs`` (those not yet journaled); ``total`` is the run's size for the error budget.
+
+    The counts and scores go into ``stats`` (a new one by default) as each document finishes,
+    before ``on_finished`` sees its journal record.
+    """
+    stats = RunStats() if stats is None else stats
     budget = allowed_errors(total, max_error_fraction)
     doc_iter: Iterator[dict[str, Any]] = iter(docs)
 
