@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from adapter_support import chat_payload
+from adapter_support import chat_payload, fast_retries
 
 ANSWER = json.dumps(
     {"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}
@@ -138,3 +138,29 @@ def test_concurrent_requests_open_at_most_one_connection_each(counting, make_pip
         t.join()
     assert statuses == [200] * 40
     assert 1 <= counting.connections <= 4 and counting.requests == 40
+
+
+@pytest.mark.parametrize("counting", ["keep_alive"], indirect=True)
+def test_the_pool_keeps_at_most_pool_maxsize_idle_connections(counting, make_pipeline) -> None:
+    config = fast_retries().model_copy(update={"pool_maxsize": 1})
+    pipeline = make_pipeline(None, url=counting.url, upstream_config=config)
+    barrier = threading.Barrier(3)
+    statuses: list[int] = []
+
+    def work() -> None:
+        barrier.wait()
+        for i in range(5):
+            statuses.append(pipeline.send(chat_payload(f"t{i}")).status_code)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 15
+    idle = pipeline.upstream.pool._idle
+    assert sum(len(conns) for conns in idle.values()) == 1  # the others were closed
+    opened = counting.connections
+    for i in range(3):  # one at a time: the kept connection serves them all
+        assert pipeline.send(chat_payload(f"s{i}")).status_code == 200
+    assert counting.connections == opened
