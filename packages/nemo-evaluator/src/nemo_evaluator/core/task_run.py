@@ -37,11 +37,12 @@ from .display import ProgressDisplay, print_summary, quiet_requested
 from .endpoint import HttpTransport, resolve_model_id
 from .errors import EvaluationConfigError, TooManyErrorsError
 from .failures import summary_lines
+from .in_order import InOrder
 from .journal import JOURNAL_NAME, Journal
 from .output import (
     SamplesWriter,
     prepare_output_dir,
-    samples_writer,
+    spooled_samples,
     write_results,
     write_run_config,
 )
@@ -145,6 +146,15 @@ class _Tally:
     error_texts: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Outputs:
+    """The writers of samples.jsonl and report.html for one run, and what they counted."""
+
+    samples: SamplesWriter
+    report: ReportWriter
+    tally: _Tally = field(default_factory=_Tally)
+
+
 class TaskRun:
     """One benchmark (``task``) of ``config`` against ``target``, into ``output_dir``."""
 
@@ -183,10 +193,43 @@ class TaskRun:
         self.resumed = sum(1 for d in self.docs if str(d["doc_id"]) in done)
         self.todo = [] if self.rescore else [d for d in self.docs if str(d["doc_id"]) not in done]
         self.quiet = quiet_requested(params.extra)
+        self._outputs: _Outputs | None = None
+        self._stream: InOrder | None = None
 
     def execute(self) -> EvaluationResult:
-        stopped = self.infer()
-        return self.finish(stopped=stopped, inference_s=time.perf_counter() - self.t0)
+        """Infer, then finish; the rows of samples.jsonl and report.html are written while
+        the documents come back (in the run's order, see :mod:`.in_order`), so ``finish``
+        writes only what is left."""
+        with ExitStack() as stack:
+            samples = stack.enter_context(spooled_samples(self.output_dir))
+            report = stack.enter_context(ReportWriter(tmp_dir=self.output_dir))
+            self._outputs = _Outputs(samples=samples, report=report)
+            if self.todo:
+                self._stream = InOrder(
+                    [str(d["doc_id"]) for d in self.docs],
+                    emit=self._stream_one,
+                    limit=max(_CHUNK, 4 * self.config.params.parallelism),
+                )
+            stopped = self.infer()
+            return self.finish(stopped=stopped, inference_s=time.perf_counter() - self.t0)
+
+    def _stream_one(self, index: int, record: dict[str, Any]) -> None:
+        doc, out = self.docs[index], self._outputs
+        assert out is not None
+        entry = {"kind": "sample", **record}  # the journal's line, as it reads back
+        self._count(out.tally, doc, {str(doc["doc_id"]): entry}, {}, (out.samples, out.report))
+
+    def _finished(self, record: dict[str, Any]) -> None:
+        """A document finished in this process: hand it to the in-order writer when its row
+        needs nothing more (an error, or a score from this run); otherwise stop streaming."""
+        stream = self._stream
+        if stream is None or stream.stopped:
+            return
+        doc_id = str(record["doc_id"])
+        if record["error"] or doc_id in self.stats.scores:
+            stream.finished(doc_id, record)
+        else:
+            stream.stop()
 
     # -- inference -------------------------------------------------------------------------
 
@@ -261,6 +304,7 @@ class TaskRun:
             finished_hook = getattr(pipeline, "sample_finished", None)
 
             def on_finished(record: dict[str, Any]) -> None:
+                self._finished(record)
                 progress.advance(error=bool(record["error"]))
                 if finished_hook is not None:
                     finished_hook()
@@ -274,6 +318,7 @@ class TaskRun:
                 total=len(self.docs),
                 max_error_fraction=self.fraction,
                 on_finished=on_finished,
+                stats=self.stats,
             )
 
     # -- scoring and outputs ---------------------------------------------------------------
@@ -287,11 +332,20 @@ class TaskRun:
         causes are printed, and ``stopped`` is raised.
         """
         docs = self.docs
-        with ReportWriter(tmp_dir=self.output_dir) as report:
-            with samples_writer(self.output_dir) as samples:
-                tally = self._tally(samples, report)
+        with ExitStack() as stack:
+            out = self._outputs
+            if out is None:  # finish without execute: nothing was written while running
+                out = _Outputs(
+                    samples=stack.enter_context(spooled_samples(self.output_dir)),
+                    report=stack.enter_context(ReportWriter(tmp_dir=self.output_dir)),
+                )
+            start = self._stream.position if self._stream is not None else 0
+            if self._stream is not None:
+                self._stream.stop()
+            tally = self._tally(out.samples, out.report, tally=out.tally, start=start)
+            out.samples.save(self.output_dir)
             result = self._result(tally, inference_s=inference_s)
-            finish_report(report, result, self.output_dir)
+            finish_report(out.report, result, self.output_dir)
         for line in summary_lines(tally.error_texts, total=len(docs)):
             print(line, file=sys.stderr)
         if stopped is not None:
@@ -341,13 +395,16 @@ class TaskRun:
         with ThreadPoolExecutor(max_workers=max(1, min(8, bench.params.parallelism))) as pool:
             return dict(pool.map(score_one, to_score))
 
-    def _tally(self, *sinks: SamplesWriter | ReportWriter) -> _Tally:
-        """Walk the documents in order, a chunk of journal entries at a time: score what is
-        not scored yet, hand each sample to ``sinks``, keep the scores for the aggregates."""
-        t, journal = _Tally(), self.journal
+    def _tally(
+        self, *sinks: SamplesWriter | ReportWriter, tally: _Tally | None = None, start: int = 0
+    ) -> _Tally:
+        """Walk the documents from index ``start`` on (those before it are in ``tally``
+        already), a chunk of journal entries at a time: score what is not scored yet, hand
+        each sample to ``sinks``, keep the scores for the aggregates."""
+        t, journal = tally if tally is not None else _Tally(), self.journal
         try:
-            for start in range(0, len(self.docs), _CHUNK):
-                chunk = self.docs[start : start + _CHUNK]
+            for first in range(start, len(self.docs), _CHUNK):
+                chunk = self.docs[first : first + _CHUNK]
                 entries = {str(d["doc_id"]): journal.entry(str(d["doc_id"])) for d in chunk}
                 rescored = self._score_pending(chunk, entries)
                 for doc in chunk:
