@@ -124,3 +124,71 @@ def test_one_greedy_token_requests_share_prefixes_and_decode_as_before(
     full = engine.generate([one_greedy(ctx)])[0]
     assert full.token_ids == [] and full.token_logprobs == [] and full.finish_reason == "length"
     assert len(full.prompt_logprobs) == len(ctx)
+
+
+def test_batch_rows_count_a_shared_prefix_once(engine: Any) -> None:
+    ctx = engine.tokenize("Question: which planet is the largest in the solar system?\nAnswer:")
+    letters = [scoring(ctx + engine.tokenize(f" {c}", special=False)) for c in "ABCD"]
+    decode = GenerateRequest(prompt_ids=ctx, max_tokens=2)
+    other = scoring(engine.tokenize("A different prompt altogether, of another length."))
+    assert engine.batch_rows([]) == 0
+    assert engine.batch_rows(letters) == 1
+    assert engine.batch_rows([*letters, other]) == 2
+    assert engine.batch_rows([*letters, decode, decode]) == 3  # decoded requests: a row each
+
+
+def test_batching_queue_fills_batches_by_rows(engine: Any) -> None:
+    """Three questions of four choices under ``max_batch_size=2``: two questions (8 requests)
+    share the first batch, the third waits for the next; the scores equal each one alone."""
+    import threading
+
+    from nemo_eval.serving.embedded import BatchingQueue
+
+    started, release, seen = threading.Event(), threading.Event(), []
+
+    class Recording:
+        """The real engine; records each batch and holds the first until ``release``."""
+
+        def batch_rows(self, reqs: list[GenerateRequest]) -> int:
+            return int(engine.batch_rows(reqs))
+
+        def generate(self, reqs: list[GenerateRequest]) -> Any:
+            if not seen:
+                started.set()
+                release.wait(timeout=60)
+            seen.append(len(reqs))
+            return engine.generate(reqs)
+
+    questions = [
+        engine.tokenize(f"Question: what is {a} plus {a}?\nAnswer:") for a in ("one", "two", "six")
+    ]
+    q = BatchingQueue(Recording(), max_batch_size=2)  # type: ignore[arg-type]
+    try:
+        out: dict[int, Any] = {}
+        blocker = threading.Thread(target=lambda: q.submit([GenerateRequest([1, 2], max_tokens=1)]))
+        blocker.start()
+        assert started.wait(timeout=60)  # the worker runs the blocking request
+        workers = [
+            threading.Thread(
+                target=lambda i=i, ctx=ctx: out.__setitem__(
+                    i,
+                    q.submit(
+                        [scoring(ctx + engine.tokenize(f" {c}", special=False)) for c in "ABCD"]
+                    ),
+                )
+            )
+            for i, ctx in enumerate(questions)
+        ]
+        for t in workers:
+            t.start()
+        while q._queue.qsize() < 12:
+            threading.Event().wait(0.01)
+        release.set()
+        for t in [blocker, *workers]:
+            t.join(timeout=120)
+    finally:
+        q.stop()
+    assert seen == [1, 8, 4]
+    for i, ctx in enumerate(questions):
+        alone = engine.generate([scoring(ctx + engine.tokenize(" A", special=False))])[0]
+        assert out[i][0].prompt_logprobs[1:] == pytest.approx(alone.prompt_logprobs[1:], abs=1e-4)

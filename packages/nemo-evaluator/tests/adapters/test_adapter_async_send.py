@@ -116,6 +116,24 @@ def test_same_answer_key_and_cache_as_send(upstream, make_pipeline) -> None:
     assert (stats["requests"], stats["cache_hits"], stats["upstream_attempts"]) == (3, 1, 2)
 
 
+def test_answers_from_the_cache_open_no_upstream_session(upstream, make_pipeline) -> None:
+    pipeline = make_pipeline(AdapterConfig(use_caching=True), url=upstream.chat_url)
+    pipeline.send(chat_payload("a"))
+
+    async def main() -> tuple[AdapterResponse, bool, AdapterResponse, bool]:
+        hit = await pipeline.asend(chat_payload("a"))
+        opened_by_hit = pipeline._aupstream is not None
+        miss = await pipeline.asend(chat_payload("b"))
+        opened_by_miss = pipeline._aupstream is not None
+        await pipeline.aclose()
+        return hit, opened_by_hit, miss, opened_by_miss
+
+    hit, opened_by_hit, miss, opened_by_miss = asyncio.run(main())
+    assert hit.cache_hit and not opened_by_hit  # a wholly cached run never opens one
+    assert not miss.cache_hit and opened_by_miss and pipeline._aupstream is None
+    assert [r.json["messages"][0]["content"] for r in upstream.requests] == ["a", "b"]
+
+
 def test_a_closed_pipeline_refuses_asend(upstream, make_pipeline) -> None:
     pipeline = make_pipeline(None, url=upstream.chat_url)
     pipeline.close()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from nemo_evaluator.adapters import deadline
+from nemo_evaluator.adapters.deadline import Watch, watch_connection
 from nemo_evaluator.adapters.interceptor import AdapterResponse
 from nemo_evaluator.adapters.pipeline import AdapterPipeline
 from nemo_evaluator.core.evaluate import evaluate
@@ -182,3 +184,24 @@ def test_non_utf8_body_is_reported_as_such_and_not_retried(
     assert "not valid UTF-8 (byte 0xff at offset" in sample["error"]
     assert "not JSON" not in sample["error"]
     assert misbehaving.requests == 1
+
+
+def test_cancelled_watches_do_not_pile_up_until_their_deadline() -> None:
+    class Conn:
+        sock = None
+
+    far = time.monotonic() + 300.0
+    live = [Watch(far) for _ in range(10)]
+    for w in live:
+        watch_connection(w, Conn())
+    try:
+        for _ in range(5000):  # quick attempts, each over long before its deadline
+            w = Watch(far)
+            watch_connection(w, Conn())
+            w.cancel()
+        queued = {entry[2] for entry in deadline._WATCHER._heap}
+        assert len(queued) <= 2 * deadline._MIN_COMPACT  # not 5,010
+        assert set(live) <= queued  # the ones in flight are still watched
+    finally:
+        for w in live:
+            w.cancel()

@@ -162,3 +162,17 @@ def test_client_disconnect_mid_stream_does_not_break_the_proxy(make_pipeline) ->
             time.sleep(0.3)
             r = requests.post(server.url + "/v1/chat/completions", json=chat_payload(), timeout=5)
         assert r.status_code == 200
+
+
+def test_sample_timeout_counts_from_the_first_attempt(upstream, make_pipeline) -> None:
+    # every answer is a 500 after 0.6 s: attempt 1 fails at 0.6 s, attempt 2 is cut off at
+    # the sample deadline (1 s after the call began) and nothing is tried after it
+    upstream.latency_s = 0.6
+    upstream.fail(status=500, times=20)
+    config = fast_retries(10, 5.0).model_copy(update={"sample_timeout": 1.0})
+    pipeline = make_pipeline(None, url=upstream.chat_url, upstream_config=config)
+    t0 = time.perf_counter()
+    resp = pipeline.send(chat_payload())
+    elapsed = time.perf_counter() - t0
+    assert resp.status_code == 504 and resp.attempts == 2
+    assert 0.95 <= elapsed < 1.4

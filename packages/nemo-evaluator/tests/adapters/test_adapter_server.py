@@ -156,6 +156,43 @@ def test_cli_serves_and_writes_stats_on_ctrl_c(upstream, tmp_path: Path) -> None
     assert upstream.request_count == 1
 
 
+@pytest.mark.slow
+def test_cli_says_once_that_requests_queue_for_busy_threads(upstream, tmp_path: Path) -> None:
+    upstream.latency_s = 0.2
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "nemo_evaluator.cli", "adapter"),
+            *("--api-url", upstream.chat_url, "--output-dir", str(tmp_path / "out")),
+            *("--threads", "1"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        url = next(w for w in line.split() if w.startswith("http://127.0.0.1"))
+        statuses: list[int] = []
+
+        def post(i: int) -> None:
+            r = requests.post(url + "/v1/chat/completions", json=chat_payload(f"q{i}"), timeout=20)
+            statuses.append(r.status_code)
+
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert statuses == [200] * 6
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    # five requests found the only worker busy: one line says so, with what to do
+    queued = [x for x in out.splitlines() if "Task queue depth" in x]
+    assert len(queued) == 1, out
+    assert "all 1 worker threads are busy" in queued[0] and "--threads" in queued[0]
+
+
 def test_cli_bad_config_is_one_line_error(tmp_path: Path) -> None:
     proc = subprocess.run(
         [

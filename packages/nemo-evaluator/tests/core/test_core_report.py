@@ -134,6 +134,27 @@ def test_fewshot_block_is_split_from_the_question():
     assert split_fewshot(odd) == (odd, "", 0)
 
 
+@pytest.mark.parametrize(
+    ("example", "answers"),
+    [
+        ("Question: 1?\nAnswer: 1", True),
+        ("Question: 1?\n  \tAnswer: 1", True),  # indented answer line
+        ("Question: 1?\nAnswer:\t \r", False),  # the cue with only whitespace after it
+        ("Question: 1?\nAnswer:", False),  # the cue alone, at the block's end
+        ("Question: 1?\nAAnswer: 1", False),  # the cue inside a word
+        ("Question: 1?\nx Answer: 1", False),  # the cue after other text
+        ("Question: Answer: 1?\nAnswer:\n  Answer:x", True),  # only the last line answers
+        ("Answer: 1\u2028\nQuestion: 1?", True),  # a line separator is not a line break
+        ("Question: 1?\nAnswer:Answer:", True),  # the cue repeated counts as text after it
+    ],
+)
+def test_a_fewshot_example_needs_a_line_that_answers_the_cue(example, answers):
+    folded = "Question: 0?\nAnswer: 0\n\n" + example
+    prompt = folded + "\n\nQuestion: 3?\nAnswer:"
+    expected = ("Question: 3?\nAnswer:", folded, 2) if answers else (prompt, "", 0)
+    assert split_fewshot(prompt) == expected
+
+
 def test_loglikelihood_sample_marks_chosen_and_gold_by_text():
     row = sample_row(ARC)
     assert (

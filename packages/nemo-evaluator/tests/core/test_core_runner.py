@@ -110,3 +110,25 @@ def test_a_caller_inside_an_event_loop_gets_the_same_result(gsm8k_upstream, tmp_
     inside = asyncio.run(notebook_cell())
     assert inside.tasks == plain.tasks
     assert inside.metadata.num_cache_hits == 0  # another output dir, so another cache
+
+
+def test_outputs_are_journaled_field_by_field_and_read_back_equal() -> None:
+    from dataclasses import fields
+
+    from nemo_evaluator.benchmarks.base import GenerationOutput, LoglikelihoodOutput
+    from nemo_evaluator.core.runner import outputs_from_json, outputs_to_json
+
+    outputs: list[Output] = [
+        GenerationOutput(text="12\nQuestion:", finish_reason="stop"),
+        GenerationOutput(text=""),
+        LoglikelihoodOutput(logprob=-0.0, is_greedy=False),
+        LoglikelihoodOutput(logprob=-1e-300, is_greedy=True),
+    ]
+    records = outputs_to_json(outputs)
+    # the journal's keys, in the dataclasses' field order (the line format resume reads)
+    assert [list(r) for r in records] == [[f.name for f in fields(o)] for o in outputs]
+    assert records[0] == {"text": "12\nQuestion:", "finish_reason": "stop"}
+    assert outputs_from_json(records) == outputs
+    # a journal record is a copy: changing it leaves the output alone
+    records[0]["text"] = "changed"
+    assert outputs[0].text == "12\nQuestion:"

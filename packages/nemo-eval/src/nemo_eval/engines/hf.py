@@ -28,7 +28,7 @@ from .base import (
     token_budget,
     trim_at_stop,
 )
-from .hf_scoring import PrefixScorer, is_scoring
+from .hf_scoring import PrefixScorer, group_by_prefix, is_scoring
 from .token_bytes import TokenBytes, split_bytes, token_string
 
 log = logging.getLogger(__name__)
@@ -240,6 +240,12 @@ class HfEngine:
         )
 
     # -- generation ----------------------------------------------------------------------
+
+    def batch_rows(self, requests: list[GenerateRequest]) -> int:
+        """Sequences in the first forward pass of ``generate(requests)``: one per shared
+        prefix of the scoring requests, one per request otherwise."""
+        scoring = [r for r in requests if is_scoring(r)]
+        return len(group_by_prefix(scoring)) + len(requests) - len(scoring)
 
     def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
         """Scoring requests share their prefixes (``hf_scoring``); the others are decoded."""

@@ -1,7 +1,10 @@
 """The ``embedded`` backend: the engine in this process, a batching queue in front of it.
 
-Requests that arrive while a batch is running wait in the queue; the worker then takes up to
-``max_batch_size`` of them at once, so concurrency turns into batch size. After the first request
+Requests that arrive while a batch is running wait in the queue; the worker then takes as many
+as fill ``max_batch_size`` rows, so concurrency turns into batch size. A row is one sequence of
+the engine's first forward pass: an engine that computes a shared prefix once (the ``hf``
+engine's scoring requests: the choices of one question) counts a group of requests as one row
+(``Engine.batch_rows``), so a batch of 8 holds 8 questions, not 2 questions of 4 choices. After the first request
 of a batch the worker keeps collecting for a short gather window (``max_wait_s`` in total, not
 per request): concurrent clients whose requests reach the server a few milliseconds apart then
 share one batch instead of the first running alone. The window costs a single client that much
@@ -14,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from ..engines.base import Engine, EngineSpec, GenerateRequest, GenerateResult
@@ -21,6 +25,10 @@ from ..engines.factory import build_engine
 from .base import BackendOptions
 
 log = logging.getLogger(__name__)
+
+# requests of one batch at most, per row of ``max_batch_size`` (many prompts can share a prefix)
+MAX_REQUESTS_PER_ROW = 8
+_Item = tuple[GenerateRequest, "Future[GenerateResult]"]
 
 
 class BatchingQueue:
@@ -30,9 +38,10 @@ class BatchingQueue:
         self.engine = engine
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
-        self._queue: queue.Queue[tuple[GenerateRequest, Future[GenerateResult]] | None] = (
-            queue.Queue()
-        )
+        self._rows: Callable[[list[GenerateRequest]], int] = getattr(engine, "batch_rows", len)
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        self._held: _Item | None = None
+        """A request taken from the queue that did not fit its batch: it starts the next."""
         self._thread = threading.Thread(target=self._work, name="nemo-eval-batcher", daemon=True)
         self._stopped = False
         self._thread.start()
@@ -47,19 +56,28 @@ class BatchingQueue:
             futures.append(fut)
         return [f.result() for f in futures]
 
-    def _take_batch(self) -> list[tuple[GenerateRequest, Future[GenerateResult]]] | None:
-        first = self._queue.get()
+    def _take_batch(self) -> list[_Item] | None:
+        first, self._held = self._held or self._queue.get(), None
         if first is None:
             return None
         batch = [first]
         deadline = time.monotonic() + self.max_wait_s
-        while len(batch) < self.max_batch_size:
+        while len(batch) < self.max_batch_size * MAX_REQUESTS_PER_ROW:
+            # a full batch still takes what is already queued if it shares a row (the other
+            # choices of its last question); it waits for nothing more
+            full = self._rows([r for r, _ in batch]) >= self.max_batch_size
             try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                if full:
+                    item = self._queue.get_nowait()
+                else:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
             if item is None:
                 self._queue.put(None)
+                break
+            if self._rows([r for r, _ in batch] + [item[0]]) > self.max_batch_size:
+                self._held = item
                 break
             batch.append(item)
         return batch

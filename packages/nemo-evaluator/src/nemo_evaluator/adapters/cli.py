@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,32 @@ def _adapter_config(args: argparse.Namespace) -> Any:
     return AdapterConfig.model_validate(data)
 
 
+class _QueueWarningsPerMinute(logging.Filter):
+    """Lets waitress's "Task queue depth is N" through once a minute, with what to do.
+
+    waitress logs it for every request that finds all worker threads busy, which under a
+    load above ``--threads`` is nearly every request. After one line the logger is raised
+    to ERROR for a minute, so the records in between are not even built.
+    """
+
+    def __init__(self, logger: logging.Logger, threads: int) -> None:
+        super().__init__()
+        self.logger = logger
+        self.threads = threads
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.logger.setLevel(logging.ERROR)
+        timer = threading.Timer(60.0, self.logger.setLevel, args=(logging.NOTSET,))
+        timer.daemon = True
+        timer.start()
+        record.msg = (
+            f"{record.getMessage()}: all {self.threads} worker threads are busy and requests "
+            "wait (raise --threads if the upstream is slow; said at most once a minute)"
+        )
+        record.args = ()
+        return True
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the server and block until Ctrl-C."""
     from nvidia_eval_commons.env import read_env
@@ -107,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     from .pipeline import AdapterPipeline
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    queue_log = logging.getLogger("waitress.queue")
+    queue_log.addFilter(_QueueWarningsPerMinute(queue_log, args.threads))
     # The proxy is I/O bound: a thread whose upstream answer arrived must get the GIL back
     # quickly. With Python's default 5 ms interval it may wait for a busy thread's whole
     # slice, which showed up as +2 to 3 ms per request in bench/adapter_overhead.py.

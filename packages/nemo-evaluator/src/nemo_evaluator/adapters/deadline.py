@@ -1,16 +1,17 @@
 """Deadlines for whole HTTP attempts: connect, send and read together, not per socket read.
 
-urllib3's read timeout bounds each ``recv``; an upstream that trickles a valid answer one byte
+A socket timeout bounds each ``recv``; an upstream that trickles a valid answer one byte
 at a time never trips it. Here one watcher thread keeps the deadlines of the attempts in
 flight (a heap) and, when one passes, shuts the attempt's socket down, which ends the blocked
-read at once. ``DeadlinePoolManager`` is a urllib3 ``PoolManager`` whose connections register
-themselves when a request starts on them inside ``attempt_deadline(...)``::
+read at once. A connection (anything with a ``sock``, e.g. an ``http.client`` connection) is
+put under the attempt's watch before its request is sent::
 
-    pool = DeadlinePoolManager()
-    with attempt_deadline(time.monotonic() + 2.0) as watch:
-        resp = pool.request("POST", url, body=b"...", preload_content=False)
-        data = resp.read()          # raises once the 2 s are over
-    watch.expired                   # True when the deadline ended it
+    watch = Watch(time.monotonic() + 2.0)
+    watch_connection(watch, conn)
+    conn.request("POST", "/v1/completions", body=b"...")
+    data = conn.getresponse().read()    # raises once the 2 s are over
+    watch.cancel()
+    watch.expired                       # True when the deadline ended it
 
 A watch covers one attempt; a connection is never shut down after its watch was cancelled.
 """
@@ -23,13 +24,7 @@ import itertools
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
-
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-
-_local = threading.local()
 
 
 class Watch:
@@ -59,6 +54,9 @@ class Watch:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+_MIN_COMPACT = 1024
+
+
 class _Watcher:
     """One daemon thread that fires the watches whose deadline passed."""
 
@@ -68,12 +66,20 @@ class _Watcher:
         self._heap: list[tuple[float, int, Watch]] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        self._compact_at = _MIN_COMPACT
 
     def attach(self, watch: Watch, conn: Any) -> None:
         with self.lock:
             if watch.done:
                 return
             watch._conn = conn
+            if len(self._heap) >= self._compact_at:
+                # Cancelled watches stay in the heap until their deadline (minutes away) would
+                # come up; drop them whenever the heap doubled, so it holds about the watches
+                # in flight, not every attempt of the last request_timeout seconds.
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+                self._compact_at = max(_MIN_COMPACT, 2 * len(self._heap))
             heapq.heappush(self._heap, (watch.deadline, next(self._seq), watch))
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -101,54 +107,15 @@ class _Watcher:
 _WATCHER = _Watcher()
 
 
-@contextlib.contextmanager
-def attempt_deadline(deadline: float) -> Iterator[Watch]:
-    """Requests started in this block on this thread end by ``deadline`` (monotonic time)."""
-    watch = Watch(deadline)
-    _local.watch = watch
-    try:
-        yield watch
-    finally:
-        _local.watch = None
+def watch_connection(watch: Watch, conn: Any) -> None:
+    """Put ``conn`` (anything with a ``sock``) under ``watch`` before its exchange starts.
+
+    Raises ``TimeoutError`` at once when the deadline has already passed.
+    """
+    if watch.deadline <= time.monotonic():
+        watch.expired = watch.done = True
+        raise TimeoutError("deadline passed before the request was sent")
+    _WATCHER.attach(watch, conn)
 
 
-def current_watch() -> Watch | None:
-    return getattr(_local, "watch", None)
-
-
-class _WatchedMixin:
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        watch = current_watch()
-        if watch is not None:
-            if watch.deadline <= time.monotonic():
-                watch.expired = watch.done = True
-                raise urllib3.exceptions.ReadTimeoutError(None, "", "deadline passed")  # type: ignore[arg-type]
-            _WATCHER.attach(watch, self)
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class WatchedHTTPConnection(_WatchedMixin, HTTPConnection):
-    pass
-
-
-class WatchedHTTPSConnection(_WatchedMixin, HTTPSConnection):
-    pass
-
-
-class _Pool(urllib3.HTTPConnectionPool):
-    ConnectionCls = WatchedHTTPConnection
-
-
-class _HTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = WatchedHTTPSConnection
-
-
-class DeadlinePoolManager(urllib3.PoolManager):
-    """A PoolManager whose connections honour ``attempt_deadline``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.pool_classes_by_scheme = {"http": _Pool, "https": _HTTPSPool}
-
-
-__all__ = ["DeadlinePoolManager", "Watch", "attempt_deadline", "current_watch"]
+__all__ = ["Watch", "watch_connection"]

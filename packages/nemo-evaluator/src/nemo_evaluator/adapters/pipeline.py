@@ -170,27 +170,30 @@ class AdapterPipeline:
         """:meth:`send` from a coroutine: the interceptors run on the loop's thread and the
         upstream call is awaited, so many requests wait without a thread each.
 
-        The loop's HTTP session is opened on first use; await :meth:`aclose` on the same
-        loop when done.
+        The loop's HTTP session is opened when a request first goes upstream (a run answered
+        wholly from the cache never opens one); await :meth:`aclose` on the same loop when
+        done.
         """
         request = AdapterRequest.from_json(payload, path=path or "", headers=headers)
         ctx = self._context(request, client_mode=True, url=self.url_for(path))
-        upstream = self._async_upstream()
         try:
-            response = await self.chain.arun(request, ctx, upstream)
+            response = await self.chain.arun(request, ctx, self._call_upstream)
         except Exception as exc:
             response = _chain_failure(exc)
         return self._counted(response, ctx)
 
-    def _async_upstream(self) -> AsyncUpstreamCall:
-        from .async_upstream import AsyncUpstreamCall
+    async def _call_upstream(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
+        return await self._async_upstream()(request, ctx)
 
-        loop = asyncio.get_running_loop()
+    def _async_upstream(self) -> AsyncUpstreamCall:
         current = self._aupstream
-        if current is None or current.loop is not loop:
-            current = self._aupstream = AsyncUpstreamCall(
-                self.upstream.config, auth_header=self.upstream.auth_header
-            )
+        if current is not None and current.loop is asyncio.get_running_loop():
+            return current
+        from .async_upstream import AsyncUpstreamCall  # aiohttp: imported when first needed
+
+        current = self._aupstream = AsyncUpstreamCall(
+            self.upstream.config, auth_header=self.upstream.auth_header
+        )
         return current
 
     async def aclose(self) -> None:

@@ -36,6 +36,8 @@ from .errors import EvaluationConfigError
 
 JOURNAL_NAME = "journal.jsonl"
 _VERSION = 1
+# what ``json.dumps(record, ensure_ascii=False)`` writes, without building an encoder per line
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -208,7 +210,7 @@ class Journal:
 
     def _write(self, record: dict[str, Any]) -> int:
         """Write one line; its offset in the file."""
-        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        data = (_ENCODER.encode(record) + "\n").encode("utf-8")
         self._fh.write(data)
         start, self._size = self._size, self._size + len(data)
         return start

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,10 +91,29 @@ class SamplesWriter:
         # same values either way
         self._fh.write((json.dumps(sample) + "\n").encode("ascii"))
 
+    def save(self, output_dir: Path) -> None:
+        """Write what was added to ``output_dir``/samples.jsonl (atomically); for a writer
+        from :func:`spooled_samples`."""
+        self._fh.seek(0)
+        with atomic_open(output_dir / SAMPLES_JSONL) as out:
+            shutil.copyfileobj(self._fh, out, _COPY_BLOCK)
+
+
+_COPY_BLOCK = 1 << 20
+
 
 @contextmanager
 def samples_writer(output_dir: Path) -> Iterator[SamplesWriter]:
     with atomic_open(output_dir / SAMPLES_JSONL) as fh:
+        yield SamplesWriter(fh)
+
+
+@contextmanager
+def spooled_samples(output_dir: Path) -> Iterator[SamplesWriter]:
+    """A writer that gathers samples in an anonymous temporary file under ``output_dir``
+    (gone with the process whatever happens: a killed run leaves nothing behind); call
+    :meth:`SamplesWriter.save` to write samples.jsonl from it."""
+    with tempfile.TemporaryFile(dir=output_dir) as fh:
         yield SamplesWriter(fh)
 
 

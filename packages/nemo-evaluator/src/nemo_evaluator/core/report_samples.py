@@ -55,10 +55,18 @@ def split_fewshot(prompt: str) -> tuple[str, str, int]:
         return prompt, "", 0
 
     def answers_cue(block: str) -> bool:
-        return any(
-            line.strip().startswith(cue) and len(line.strip()) > len(cue)
-            for line in block.split("\n")
-        )
+        """Whether a line of ``block``, stripped, starts with the cue and goes on past it
+        ("Answer: 12"). Looks only at the cue's occurrences (report.html splits every
+        prompt; a loop over every line of every block cost more than the rest of a row)."""
+        pos = block.find(cue)
+        while pos != -1:
+            start = block.rfind("\n", 0, pos) + 1
+            end = block.find("\n", pos)
+            rest = block[pos + len(cue) : len(block) if end == -1 else end]
+            if (start == pos or block[start:pos].isspace()) and not rest.isspace() and rest:
+                return True
+            pos = block.find(cue, pos + 1)
+        return False
 
     examples = list(blocks[1:-1])
     head = blocks[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -30,18 +31,19 @@ from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
 from nvidia_eval_commons.openai_url import endpoint_path
 
 from ..adapters.switch_interval import ShortSwitchInterval
-from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
+from ..benchmarks.base import Benchmark, GenerationRequest, Request, SampleScore
 from ..benchmarks.repeats import Repeated
 from .client import ModelClient
 from .display import ProgressDisplay, print_summary, quiet_requested
 from .endpoint import HttpTransport, resolve_model_id
 from .errors import EvaluationConfigError, TooManyErrorsError
 from .failures import summary_lines
+from .in_order import InOrder
 from .journal import JOURNAL_NAME, Journal
 from .output import (
     SamplesWriter,
     prepare_output_dir,
-    samples_writer,
+    spooled_samples,
     write_results,
     write_run_config,
 )
@@ -101,12 +103,17 @@ def build_pipeline(
     return pipeline, pipeline
 
 
-def prompt_of(bench: Benchmark, doc: dict[str, Any]) -> Any:
-    """The document's prompt, rebuilt (a run does not hold every prompt in memory)."""
-    try:
-        reqs = bench.build_requests(doc)
-    except Exception as err:
-        return f"(could not rebuild the prompt: {err})"
+def prompt_of(
+    bench: Benchmark, doc: dict[str, Any], requests: Sequence[Request] | None = None
+) -> Any:
+    """The document's prompt: from ``requests`` (the ones just sent), else rebuilt (a run
+    does not hold every prompt in memory)."""
+    reqs = requests
+    if reqs is None:
+        try:
+            reqs = bench.build_requests(doc)
+        except Exception as err:
+            return f"(could not rebuild the prompt: {err})"
     if not reqs:
         return None
     first = reqs[0]
@@ -143,6 +150,15 @@ class _Tally:
     cache_hits: int = 0
     last_error: Any = None
     error_texts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Outputs:
+    """The writers of samples.jsonl and report.html for one run, and what they counted."""
+
+    samples: SamplesWriter
+    report: ReportWriter
+    tally: _Tally = field(default_factory=_Tally)
 
 
 class TaskRun:
@@ -183,10 +199,46 @@ class TaskRun:
         self.resumed = sum(1 for d in self.docs if str(d["doc_id"]) in done)
         self.todo = [] if self.rescore else [d for d in self.docs if str(d["doc_id"]) not in done]
         self.quiet = quiet_requested(params.extra)
+        self._outputs: _Outputs | None = None
+        self._stream: InOrder | None = None
 
     def execute(self) -> EvaluationResult:
-        stopped = self.infer()
-        return self.finish(stopped=stopped, inference_s=time.perf_counter() - self.t0)
+        """Infer, then finish; the rows of samples.jsonl and report.html are written while
+        the documents come back (in the run's order, see :mod:`.in_order`), so ``finish``
+        writes only what is left."""
+        with ExitStack() as stack:
+            samples = stack.enter_context(spooled_samples(self.output_dir))
+            report = stack.enter_context(ReportWriter(tmp_dir=self.output_dir))
+            self._outputs = _Outputs(samples=samples, report=report)
+            if self.todo:
+                self._stream = InOrder(
+                    [str(d["doc_id"]) for d in self.docs],
+                    emit=self._stream_one,
+                    limit=max(_CHUNK, 4 * self.config.params.parallelism),
+                )
+            stopped = self.infer()
+            return self.finish(stopped=stopped, inference_s=time.perf_counter() - self.t0)
+
+    def _stream_one(
+        self, index: int, item: tuple[dict[str, Any], Sequence[Request] | None]
+    ) -> None:
+        (record, requests), doc, out = item, self.docs[index], self._outputs
+        assert out is not None
+        entry = {"kind": "sample", **record}  # the journal's line, as it reads back
+        sinks = (out.samples, out.report)
+        self._count(out.tally, doc, {str(doc["doc_id"]): entry}, {}, sinks, requests=requests)
+
+    def _finished(self, record: dict[str, Any], requests: Sequence[Request] | None) -> None:
+        """A document finished in this process: hand it to the in-order writer when its row
+        needs nothing more (an error, or a score from this run); otherwise stop streaming."""
+        stream = self._stream
+        if stream is None or stream.stopped:
+            return
+        doc_id = str(record["doc_id"])
+        if record["error"] or doc_id in self.stats.scores:
+            stream.finished(doc_id, (record, requests))
+        else:
+            stream.stop()
 
     # -- inference -------------------------------------------------------------------------
 
@@ -260,7 +312,8 @@ class TaskRun:
             )
             finished_hook = getattr(pipeline, "sample_finished", None)
 
-            def on_finished(record: dict[str, Any]) -> None:
+            def on_finished(record: dict[str, Any], requests: Sequence[Request] | None) -> None:
+                self._finished(record, requests)
                 progress.advance(error=bool(record["error"]))
                 if finished_hook is not None:
                     finished_hook()
@@ -274,6 +327,7 @@ class TaskRun:
                 total=len(self.docs),
                 max_error_fraction=self.fraction,
                 on_finished=on_finished,
+                stats=self.stats,
             )
 
     # -- scoring and outputs ---------------------------------------------------------------
@@ -287,11 +341,20 @@ class TaskRun:
         causes are printed, and ``stopped`` is raised.
         """
         docs = self.docs
-        with ReportWriter(tmp_dir=self.output_dir) as report:
-            with samples_writer(self.output_dir) as samples:
-                tally = self._tally(samples, report)
+        with ExitStack() as stack:
+            out = self._outputs
+            if out is None:  # finish without execute: nothing was written while running
+                out = _Outputs(
+                    samples=stack.enter_context(spooled_samples(self.output_dir)),
+                    report=stack.enter_context(ReportWriter(tmp_dir=self.output_dir)),
+                )
+            start = self._stream.position if self._stream is not None else 0
+            if self._stream is not None:
+                self._stream.stop()
+            tally = self._tally(out.samples, out.report, tally=out.tally, start=start)
+            out.samples.save(self.output_dir)
             result = self._result(tally, inference_s=inference_s)
-            finish_report(report, result, self.output_dir)
+            finish_report(out.report, result, self.output_dir)
         for line in summary_lines(tally.error_texts, total=len(docs)):
             print(line, file=sys.stderr)
         if stopped is not None:
@@ -341,13 +404,16 @@ class TaskRun:
         with ThreadPoolExecutor(max_workers=max(1, min(8, bench.params.parallelism))) as pool:
             return dict(pool.map(score_one, to_score))
 
-    def _tally(self, *sinks: SamplesWriter | ReportWriter) -> _Tally:
-        """Walk the documents in order, a chunk of journal entries at a time: score what is
-        not scored yet, hand each sample to ``sinks``, keep the scores for the aggregates."""
-        t, journal = _Tally(), self.journal
+    def _tally(
+        self, *sinks: SamplesWriter | ReportWriter, tally: _Tally | None = None, start: int = 0
+    ) -> _Tally:
+        """Walk the documents from index ``start`` on (those before it are in ``tally``
+        already), a chunk of journal entries at a time: score what is not scored yet, hand
+        each sample to ``sinks``, keep the scores for the aggregates."""
+        t, journal = tally if tally is not None else _Tally(), self.journal
         try:
-            for start in range(0, len(self.docs), _CHUNK):
-                chunk = self.docs[start : start + _CHUNK]
+            for first in range(start, len(self.docs), _CHUNK):
+                chunk = self.docs[first : first + _CHUNK]
                 entries = {str(d["doc_id"]): journal.entry(str(d["doc_id"])) for d in chunk}
                 rescored = self._score_pending(chunk, entries)
                 for doc in chunk:
@@ -363,6 +429,8 @@ class TaskRun:
         entries: dict[str, dict[str, Any] | None],
         rescored: dict[str, SampleScore | str],
         sinks: tuple[SamplesWriter | ReportWriter, ...],
+        *,
+        requests: Sequence[Request] | None = None,
     ) -> None:
         doc_id = str(doc["doc_id"])
         entry = entries[doc_id]
@@ -382,7 +450,7 @@ class TaskRun:
         t.cache_hits += int(bool(entry.get("cache_hit")))
         for key, value in (entry.get("usage") or {}).items():
             t.usage[key] = t.usage.get(key, 0) + int(value)
-        sample = self._sample(doc, entry, score, error)
+        sample = self._sample(doc, entry, score, error, requests)
         for sink in sinks:
             sink.add(sample)
         if not error:
@@ -395,13 +463,14 @@ class TaskRun:
         entry: dict[str, Any],
         score: SampleScore | str | None,
         error: Any,
+        requests: Sequence[Request] | None = None,
     ) -> dict[str, Any]:
         doc_id = str(doc["doc_id"])
         raw = entry.get("raw")
         scored = score if isinstance(score, SampleScore) else None
         return {
             "doc_id": doc_id,
-            "prompt": prompt_of(self.bench, doc),
+            "prompt": prompt_of(self.bench, doc, requests),
             "response": raw[0] if isinstance(raw, list) and len(raw) == 1 else raw,
             "extracted": scored.extracted if scored is not None else None,
             "target": scored.target if scored is not None else None,
