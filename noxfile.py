@@ -34,6 +34,15 @@ def _extras(package: str) -> list[str]:
     return sorted(e for e in extras if e not in GPU_EXTRAS)
 
 
+def _all_extras() -> list[str]:
+    """``--extra`` arguments for every package's non-GPU extras."""
+    args: list[str] = []
+    for package in PACKAGES:
+        for extra in _extras(package):
+            args += ["--extra", extra]
+    return args
+
+
 def _sync(session: nox.Session, *args: str) -> None:
     """Install from uv.lock into the session's virtualenv (exact versions, no dev group)."""
     env = {"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
@@ -64,15 +73,24 @@ def tests(session: nox.Session, package: str) -> None:
 @nox.session
 def integration(session: nox.Session) -> None:
     """All packages together: the seed patterns end to end."""
-    extra_args: list[str] = []
-    for package in PACKAGES:
-        for extra in _extras(package):
-            extra_args += ["--extra", extra]
-    _sync(session, "--all-packages", *extra_args)
+    _sync(session, "--all-packages", *_all_extras())
     if not any((ROOT / "tests").glob("**/test_*.py")):
         session.log("no integration tests yet")
         return
     _pytest(session, "tests")
+
+
+@nox.session
+def unicode(session: nox.Session) -> None:
+    """Every non-ASCII MMLU test and HellaSwag validation item against a forward pass (slow:
+    7,280 MMLU prompts; 20-50 minutes on 2 cores). CI runs the 20-rows-per-subject subset."""
+    _sync(session, "--all-packages", *_all_extras())
+    session.run(
+        "pytest",
+        "tests/test_unicode_loglikelihood.py",
+        *session.posargs,
+        env={"PYTHONUNBUFFERED": "1", "NEMO_EVAL_UNICODE_FULL": "1"},
+    )
 
 
 @nox.session
@@ -98,10 +116,6 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """The performance benchmarks under bench/ (they print ours vs baseline ratios)."""
-    extra_args: list[str] = []
-    for package in PACKAGES:
-        for extra in _extras(package):
-            extra_args += ["--extra", extra]
-    _sync(session, "--all-packages", *extra_args)
+    _sync(session, "--all-packages", *_all_extras())
     for script in sorted((ROOT / "bench").glob("*.py")):
         session.run("python", str(script), *session.posargs)

@@ -133,7 +133,8 @@ def lm_eval_venv() -> Path:
         sys.exit("uv is not on PATH; install it (pip install uv) to build lm-eval's virtualenv")
     print(f"creating {venv} with {' '.join(pins)}", flush=True)
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
-    env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+    # UV_NO_CONFIG: the workspace's uv settings (its numpy constraint) must not steer this venv
+    env = {**os.environ, "VIRTUAL_ENV": str(venv), "UV_NO_CONFIG": "1"}
     subprocess.run([uv, "pip", "install", "-q", *pins], check=True, env=env)
     marker.write_text(json.dumps(pins))
     return venv
@@ -343,7 +344,11 @@ def main() -> int:
     ap.add_argument("--tasks", default="arc_easy,arc_challenge,hellaswag,mmlu,gsm8k,humaneval")
     ap.add_argument("--limit", type=int, default=100, help="docs per log-likelihood task")
     ap.add_argument("--mmlu-limit", type=int, default=25, help="docs per MMLU subject")
-    ap.add_argument("--mmlu-subjects", default=",".join(MMLU_SUBJECTS_DEFAULT))
+    ap.add_argument(
+        "--mmlu-subjects",
+        default=",".join(MMLU_SUBJECTS_DEFAULT),
+        help="comma-separated subjects, or 'all' for the 57",
+    )
     ap.add_argument("--gsm8k-limit", type=int, default=50)
     ap.add_argument("--humaneval-limit", type=int, default=10)
     ap.add_argument("--humaneval-max-tokens", type=int, default=256)
@@ -368,6 +373,11 @@ def main() -> int:
     if args.write_mmlu_yaml:
         write_mmlu_yamls()
         return 0
+    if args.mmlu_subjects == "all":
+        sys.path.insert(0, str(ROOT / "packages" / "nemo-evaluator" / "src"))
+        from nemo_evaluator.datasets import MMLU_SUBJECTS
+
+        args.mmlu_subjects = ",".join(MMLU_SUBJECTS)
     args.mmlu_subjects = [s for s in args.mmlu_subjects.split(",") if s]
     names = [t for t in args.tasks.split(",") if t]
     unknown = [t for t in names if t not in TASKS]

@@ -121,9 +121,9 @@ def test_every_non_ascii_mmlu_test_item(
     assert any(it.name.startswith("mmlu:formal_logic/4/") for it in items)
     if os.environ.get("NEMO_EVAL_UNICODE_FULL") != "1":
         # CI's time budget: the first 20 test rows of every subject (where the wrong scores
-        # were first seen), 170 questions. NEMO_EVAL_UNICODE_FULL=1 scores all 1,820: memory
-        # stays near 2.4 GB, but it is 364k prompt tokens through the model twice, about 27
-        # CPU-minutes (over an hour of wall time on a shared 2-core machine)
+        # were first seen), 170 questions. NEMO_EVAL_UNICODE_FULL=1 (`nox -s unicode`) scores
+        # all 1,820: 364k prompt tokens through the model twice; 53 minutes wall and 3.5 GB peak
+        # RSS on a 2-core machine running other jobs (load average 4 to 12)
         items = [it for it in items if int(it.name.split("/")[1]) < 20]
         assert len(items) == 4 * 170
     check(server, reference, items)

@@ -54,7 +54,7 @@ def lm_eval_requests(
     if proc.returncode != 0:
         raise RuntimeError(f"dump_prompts.py {task} failed:\n{proc.stderr[-2000:]}")
     by_doc: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for line in proc.stdout.splitlines():
+    for line in filter(None, proc.stdout.split("\n")):  # JSON may hold U+2028 raw
         row = json.loads(line)
         second = row.get("continuation")
         if second is None:

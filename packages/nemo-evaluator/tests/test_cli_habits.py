@@ -122,6 +122,12 @@ def test_export_lm_eval_layout_reads_back(tmp_path: Path, shared_data_path: Path
             env=env,
         )
     assert done.returncode == 0, done.stderr
+    # a sample's text may hold U+2028 raw (JSON does not escape it): it must not end the line
+    samples = out / "samples.jsonl"
+    records = [json.loads(x) for x in samples.read_text(encoding="utf-8").split("\n") if x]
+    records[0]["prompt"]["context"] += "\u2028\u0085"
+    rows = [json.dumps(r, ensure_ascii=False) + "\n" for r in records]
+    samples.write_text("".join(rows), encoding="utf-8")
     done = _run("export", str(out), "--format", "lm-eval", "--dest", str(tmp_path / "lm"))
     assert done.returncode == 0, done.stderr
     files = [str(p) for p in sorted((tmp_path / "lm" / "stub-model").iterdir())]
@@ -152,12 +158,14 @@ def test_export_lm_eval_layout_reads_back(tmp_path: Path, shared_data_path: Path
     assert data["n-samples"]["arc_easy"] == {"original": 4, "effective": 4}
     assert data["config"]["model"] == "local-completions" and data["model_name"] == "stub-model"
     assert list(task_of.values()) == ["arc_easy"]
-    lines = [json.loads(x) for x in Path(sample_files[0]).read_text().splitlines()]
+    text = Path(sample_files[0]).read_text(encoding="utf-8")
+    lines = [json.loads(x) for x in text.split("\n") if x]
     assert [x["doc_id"] for x in lines] == ["0", "1", "2", "3"]
     first = lines[0]
     assert first["metrics"] == ["acc", "acc_norm"] and first["acc"] in (0.0, 1.0)
     assert len(first["arguments"]) == len(first["resps"]) == 4  # one per choice
     assert first["arguments"]["gen_args_0"]["arg_0"].startswith("Question:")
+    assert first["arguments"]["gen_args_0"]["arg_0"].endswith("\u2028\u0085")
 
 
 def test_ls_into_a_closed_pipe_ends_quietly_with_141() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -138,3 +139,13 @@ def test_bad_json_names_file_and_line(tmp_path: Path) -> None:
     path.write_text('{"a": 1}\n{"a": \n', encoding="utf-8")
     with pytest.raises(DatasetError, match=r"x.jsonl:2: bad JSON"):
         read_jsonl(path)
+
+
+def test_jsonl_lines_end_at_newline_only(tmp_path: Path) -> None:
+    """JSON allows U+0085, U+2028, U+2029, form feed and the like raw inside a string; they
+    do not end a line (``str.splitlines`` would cut the row there)."""
+    texts = ["a\u2028b", "c\u0085d", "e\u2029f", "g\x0ch\x1ei"]
+    body = "".join(json.dumps({"q": t}, ensure_ascii=False) + "\r\n" for t in texts)
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(body.encode("utf-8"))
+    assert [r["q"] for r in read_jsonl(path)] == texts

@@ -137,7 +137,8 @@ def write_lm_eval(output_dir: Path, dest: Path) -> list[Path]:
     if samples.is_file():
         by_task: dict[str, list[str]] = {}
         task = md.task or next(iter(result.tasks), "task")
-        for line in samples.read_text(encoding="utf-8").splitlines():
+        # split at "\n" only: a sample's text may hold U+2028 or U+0085 raw (not escaped)
+        for line in samples.read_text(encoding="utf-8").split("\n"):
             if not line.strip():
                 continue
             record = json.loads(line)

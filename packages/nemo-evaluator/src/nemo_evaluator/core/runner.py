@@ -29,6 +29,7 @@ from ..benchmarks.base import (
     GenerationOutput,
     LoglikelihoodOutput,
     Output,
+    Request,
     SampleScore,
 )
 from .client import ModelClient
@@ -75,6 +76,7 @@ async def _work(bench: Benchmark, client: ModelClient, doc: dict[str, Any]) -> d
     start = time.perf_counter()
     record: dict[str, Any] = {"doc_id": str(doc["doc_id"]), "error": None}
     score: SampleScore | None = None
+    reqs: list[Request] | None = None
     try:
         reqs = bench.build_requests(doc)
         outcome = await client.arun(reqs)
@@ -101,7 +103,7 @@ async def _work(bench: Benchmark, client: ModelClient, doc: dict[str, Any]) -> d
         except Exception as err:
             record["error"] = f"scoring failed: {type(err).__name__}: {err}"
     record["latency_s"] = round(time.perf_counter() - start, 6)
-    return {"record": record, "score": score}
+    return {"record": record, "score": score, "requests": reqs}
 
 
 def run_docs(
@@ -113,13 +115,14 @@ def run_docs(
     parallelism: int,
     total: int,
     max_error_fraction: float,
-    on_finished: Callable[[dict[str, Any]], None] | None = None,
+    on_finished: Callable[[dict[str, Any], list[Request] | None], None] | None = None,
     stats: RunStats | None = None,
 ) -> RunStats:
     """Run ``docs`` (those not yet journaled); ``total`` is the run's size for the error budget.
 
     The counts and scores go into ``stats`` (a new one by default) as each document finishes,
-    before ``on_finished`` sees its journal record.
+    before ``on_finished`` sees its journal record and the requests sent for it (None when
+    building them failed).
     """
     stats = RunStats() if stats is None else stats
     budget = allowed_errors(total, max_error_fraction)
@@ -135,7 +138,7 @@ def run_docs(
         elif result["score"] is not None:
             stats.scores[record["doc_id"]] = result["score"]
         if on_finished is not None:
-            on_finished(record)
+            on_finished(record, result["requests"])
         if stats.errors > budget:
             raise TooManyErrorsError(
                 f"{stats.errors} of {stats.finished} samples failed (allowed: {budget} of "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
 from nvidia_eval_commons.openai_url import endpoint_path
 
 from ..adapters.switch_interval import ShortSwitchInterval
-from ..benchmarks.base import Benchmark, GenerationRequest, SampleScore
+from ..benchmarks.base import Benchmark, GenerationRequest, Request, SampleScore
 from ..benchmarks.repeats import Repeated
 from .client import ModelClient
 from .display import ProgressDisplay, print_summary, quiet_requested
@@ -102,12 +103,17 @@ def build_pipeline(
     return pipeline, pipeline
 
 
-def prompt_of(bench: Benchmark, doc: dict[str, Any]) -> Any:
-    """The document's prompt, rebuilt (a run does not hold every prompt in memory)."""
-    try:
-        reqs = bench.build_requests(doc)
-    except Exception as err:
-        return f"(could not rebuild the prompt: {err})"
+def prompt_of(
+    bench: Benchmark, doc: dict[str, Any], requests: Sequence[Request] | None = None
+) -> Any:
+    """The document's prompt: from ``requests`` (the ones just sent), else rebuilt (a run
+    does not hold every prompt in memory)."""
+    reqs = requests
+    if reqs is None:
+        try:
+            reqs = bench.build_requests(doc)
+        except Exception as err:
+            return f"(could not rebuild the prompt: {err})"
     if not reqs:
         return None
     first = reqs[0]
@@ -213,13 +219,16 @@ class TaskRun:
             stopped = self.infer()
             return self.finish(stopped=stopped, inference_s=time.perf_counter() - self.t0)
 
-    def _stream_one(self, index: int, record: dict[str, Any]) -> None:
-        doc, out = self.docs[index], self._outputs
+    def _stream_one(
+        self, index: int, item: tuple[dict[str, Any], Sequence[Request] | None]
+    ) -> None:
+        (record, requests), doc, out = item, self.docs[index], self._outputs
         assert out is not None
         entry = {"kind": "sample", **record}  # the journal's line, as it reads back
-        self._count(out.tally, doc, {str(doc["doc_id"]): entry}, {}, (out.samples, out.report))
+        sinks = (out.samples, out.report)
+        self._count(out.tally, doc, {str(doc["doc_id"]): entry}, {}, sinks, requests=requests)
 
-    def _finished(self, record: dict[str, Any]) -> None:
+    def _finished(self, record: dict[str, Any], requests: Sequence[Request] | None) -> None:
         """A document finished in this process: hand it to the in-order writer when its row
         needs nothing more (an error, or a score from this run); otherwise stop streaming."""
         stream = self._stream
@@ -227,7 +236,7 @@ class TaskRun:
             return
         doc_id = str(record["doc_id"])
         if record["error"] or doc_id in self.stats.scores:
-            stream.finished(doc_id, record)
+            stream.finished(doc_id, (record, requests))
         else:
             stream.stop()
 
@@ -303,8 +312,8 @@ class TaskRun:
             )
             finished_hook = getattr(pipeline, "sample_finished", None)
 
-            def on_finished(record: dict[str, Any]) -> None:
-                self._finished(record)
+            def on_finished(record: dict[str, Any], requests: Sequence[Request] | None) -> None:
+                self._finished(record, requests)
                 progress.advance(error=bool(record["error"]))
                 if finished_hook is not None:
                     finished_hook()
@@ -420,6 +429,8 @@ class TaskRun:
         entries: dict[str, dict[str, Any] | None],
         rescored: dict[str, SampleScore | str],
         sinks: tuple[SamplesWriter | ReportWriter, ...],
+        *,
+        requests: Sequence[Request] | None = None,
     ) -> None:
         doc_id = str(doc["doc_id"])
         entry = entries[doc_id]
@@ -439,7 +450,7 @@ class TaskRun:
         t.cache_hits += int(bool(entry.get("cache_hit")))
         for key, value in (entry.get("usage") or {}).items():
             t.usage[key] = t.usage.get(key, 0) + int(value)
-        sample = self._sample(doc, entry, score, error)
+        sample = self._sample(doc, entry, score, error, requests)
         for sink in sinks:
             sink.add(sample)
         if not error:
@@ -452,13 +463,14 @@ class TaskRun:
         entry: dict[str, Any],
         score: SampleScore | str | None,
         error: Any,
+        requests: Sequence[Request] | None = None,
     ) -> dict[str, Any]:
         doc_id = str(doc["doc_id"])
         raw = entry.get("raw")
         scored = score if isinstance(score, SampleScore) else None
         return {
             "doc_id": doc_id,
-            "prompt": prompt_of(self.bench, doc),
+            "prompt": prompt_of(self.bench, doc, requests),
             "response": raw[0] if isinstance(raw, list) and len(raw) == 1 else raw,
             "extracted": scored.extracted if scored is not None else None,
             "target": scored.target if scored is not None else None,

@@ -26,9 +26,12 @@ def read_text(path: Path) -> str:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSON-lines file (``.jsonl`` or ``.jsonl.gz``); blank lines are skipped."""
+    """Rows of a JSON-lines file (``.jsonl`` or ``.jsonl.gz``); blank lines are skipped.
+
+    Lines end at ``\n`` only: ``str.splitlines`` would also cut at U+0085, U+2028 and other
+    characters that JSON allows raw inside a string."""
     rows: list[dict[str, Any]] = []
-    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+    for lineno, line in enumerate(read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:
