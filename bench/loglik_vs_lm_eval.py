@@ -11,7 +11,9 @@ torch and accelerate to it) on the task YAMLs of bench/parity/. MMLU takes ``--l
 items spread over the four subjects of the parity run; gsm8k is 5-shot, greedy.
 
 Prints per task: items, wall seconds of each side, our speed as a multiple of lm-eval's
-(lm-eval's time / ours), and the per-item agreement (the chosen answer for log-likelihood
+(lm-eval's time / ours), the CPU seconds of each side's processes (server and evaluator for
+ours) and their ratio (moves less with the machine's load than wall time), and the per-item
+agreement (the chosen answer for log-likelihood
 tasks, the extracted answer for gsm8k). The machine's load affects both sides of a row alike
 only roughly: run it on an idle machine for figures to record.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -71,6 +74,12 @@ def thread_env(threads: int) -> dict[str, str]:
     }
 
 
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_ours(spec: parity.TaskSpec, out: Path, limit: int, args: argparse.Namespace) -> float:
     """Server start (model load) to the end of the evaluation, like lm-eval's whole process."""
     t0 = time.monotonic()
@@ -119,15 +128,21 @@ def main() -> int:
     work = parity.cache_dir() / "runs" / f"speed-{time.strftime('%Y%m%d-%H%M%S')}"
     work.mkdir(parents=True, exist_ok=True)
     print(f"work dir {work}; torch threads {args.threads}, batch {args.batch_size}\n")
-    print("| task | items | ours s | lm-eval hf s | our speed (x lm-eval) | items agreeing |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| task | items | ours s | lm-eval hf s | our speed (x lm-eval) "
+        "| ours CPU s | lm-eval CPU s | CPU ratio | items agreeing |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.tasks.split(","):
         spec = parity.TASKS[name]
         limit = args.gsm8k_limit if name == "gsm8k" else args.limit
         per_task = limit // len(args.mmlu_subjects) if name == "mmlu" else limit
         args.mmlu_limit = per_task
+        cpu0 = children_cpu_s()
         ours_s = run_ours(spec, work / f"ours-{name}", per_task, args)
+        cpu1 = children_cpu_s()
         theirs_s = run_lm_eval_hf(venv, spec, work / f"lm-eval-{name}", per_task, args)
+        ours_cpu, theirs_cpu = cpu1 - cpu0, children_cpu_s() - cpu1
         _, reports = parity.compare_task(
             spec, work / f"ours-{name}", work / f"lm-eval-{name}", args
         )
@@ -136,6 +151,7 @@ def main() -> int:
         items = per_task * (len(args.mmlu_subjects) if name == "mmlu" else 1)
         print(
             f"| {name} | {items} | {ours_s:.1f} | {theirs_s:.1f} | {theirs_s / ours_s:.2f} "
+            f"| {ours_cpu:.1f} | {theirs_cpu:.1f} | {theirs_cpu / ours_cpu:.2f} "
             f"| {agree}/{compared} |",
             flush=True,
         )

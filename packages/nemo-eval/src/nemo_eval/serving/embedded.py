@@ -87,8 +87,11 @@ class BatchingQueue:
             batch = self._take_batch()
             if batch is None:
                 return
+            reqs = [req for req, _ in batch]
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("batch of %d requests in %d rows", len(reqs), self._rows(reqs))
             try:
-                results = self.engine.generate([req for req, _ in batch])
+                results = self.engine.generate(reqs)
             except Exception as exc:
                 log.exception("batch of %d failed", len(batch))
                 for _, fut in batch:
