@@ -36,13 +36,33 @@ BACKEND_PARAMS = [
 ]
 
 
-@pytest.fixture(scope="session", params=BACKEND_PARAMS)
-def served(
-    request: pytest.FixtureRequest, smol_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
-    """A deployment of SmolLM2 per backend; stopped when the session moves on."""
-    from nemo_eval.api import deploy
+class _Deployment:
+    """One backend's deployment, started on first use and again after a test stopped it (the
+    stop test of ``test_serving.py`` may run before another module's tests of the backend)."""
 
+    def __init__(self, backend: str, run_dir: Path) -> None:
+        self.backend, self.run_dir, self.handle = backend, run_dir, None
+
+    def get(self) -> Any:
+        from nemo_eval.api import deploy
+
+        if self.handle is None or self.handle.stopped:
+            self.handle = deploy(
+                serving_backend=self.backend,
+                server_port=0,
+                max_batch_size=8,
+                max_input_len=512,
+                run_dir=self.run_dir,
+                start_timeout=240,
+            )
+        return self.handle
+
+
+@pytest.fixture(scope="session", params=BACKEND_PARAMS)
+def deployment(
+    request: pytest.FixtureRequest, smol_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_Deployment]:
+    """A deployment of SmolLM2 per backend; stopped when the session moves on."""
     backend = request.param
     extra_module = {"pytriton": "pytriton", "ray": "ray"}.get(backend)
     if extra_module is not None:
@@ -50,14 +70,13 @@ def served(
             extra_module,
             reason=f"the {backend} backend is not installed: pip install 'nemo-eval[{backend}]'",
         )
-    run_dir = tmp_path_factory.mktemp(f"run-{backend}")
-    handle = deploy(
-        serving_backend=backend,
-        server_port=0,
-        max_batch_size=8,
-        max_input_len=512,
-        run_dir=run_dir,
-        start_timeout=240,
-    )
-    yield handle
-    handle.stop()
+    holder = _Deployment(backend, tmp_path_factory.mktemp(f"run-{backend}"))
+    yield holder
+    if holder.handle is not None:
+        holder.handle.stop()
+
+
+@pytest.fixture
+def served(deployment: _Deployment) -> Any:
+    """The backend's running deployment (each test of a backend shares it)."""
+    return deployment.get()

@@ -54,6 +54,11 @@ class DeploymentHandle:
         atexit.register(self.stop)
 
     @property
+    def stopped(self) -> bool:
+        """True once ``stop()`` was called."""
+        return self._stopped
+
+    @property
     def completions_url(self) -> str:
         return f"{self.url}/v1/completions"
 
