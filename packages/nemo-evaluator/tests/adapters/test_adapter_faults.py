@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -12,6 +13,7 @@ import requests
 from adapter_support import chat_payload, fast_retries
 
 from nemo_evaluator.adapters.adapter_config import AdapterConfig
+from nemo_evaluator.adapters.interceptor import AdapterResponse
 from nemo_evaluator.testing import OpenAIStubServer
 
 LOG_ALL = AdapterConfig(use_caching=True, log_failed_requests=True, max_logged_responses=None)
@@ -164,15 +166,24 @@ def test_client_disconnect_mid_stream_does_not_break_the_proxy(make_pipeline) ->
         assert r.status_code == 200
 
 
-def test_sample_timeout_counts_from_the_first_attempt(upstream, make_pipeline) -> None:
+@pytest.mark.parametrize("via", ["send", "asend"])
+def test_sample_timeout_counts_from_the_first_attempt(upstream, make_pipeline, via) -> None:
     # every answer is a 500 after 0.6 s: attempt 1 fails at 0.6 s, attempt 2 is cut off at
-    # the sample deadline (1 s after the call began) and nothing is tried after it
+    # the sample deadline (1 s after the call began) and nothing is tried after it; the same
+    # for the threaded call (send) and the event loop's (asend)
     upstream.latency_s = 0.6
     upstream.fail(status=500, times=20)
     config = fast_retries(10, 5.0).model_copy(update={"sample_timeout": 1.0})
     pipeline = make_pipeline(None, url=upstream.chat_url, upstream_config=config)
+
+    async def on_a_loop() -> AdapterResponse:
+        try:
+            return await pipeline.asend(chat_payload())
+        finally:
+            await pipeline.aclose()
+
     t0 = time.perf_counter()
-    resp = pipeline.send(chat_payload())
+    resp = pipeline.send(chat_payload()) if via == "send" else asyncio.run(on_a_loop())
     elapsed = time.perf_counter() - t0
     assert resp.status_code == 504 and resp.attempts == 2
     assert 0.95 <= elapsed < 1.4

@@ -31,6 +31,7 @@ from .upstream import (
     deadline_error,
     failure_response,
     note_attempts,
+    replay_first_attempt,
     retry_policy,
     sample_deadline,
     upstream_headers,
@@ -79,6 +80,7 @@ class AsyncUpstreamCall:
     async def __call__(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
         url = ctx.upstream_url
         started = time.perf_counter()
+        clock = time.monotonic()  # tenacity's clock
         call_deadline = sample_deadline(self.config)
         # the first attempt runs bare: tenacity's machinery costs more per call than the
         # rest of the chain, and only a failed attempt needs it
@@ -86,22 +88,27 @@ class AsyncUpstreamCall:
             response = await self._once(request, url, call_deadline)
             response.attempts = 1
         except _Retryable as first:
-            response = await self._retry(request, url, call_deadline, first)
+            response = await self._retry(request, url, call_deadline, first, clock)
         response.latency_s = time.perf_counter() - started
         note_attempts(response)
         return response
 
     async def _retry(
-        self, request: AdapterRequest, url: str, call_deadline: float | None, first: _Retryable
+        self,
+        request: AdapterRequest,
+        url: str,
+        call_deadline: float | None,
+        first: _Retryable,
+        clock: float,
     ) -> AdapterResponse:
-        """The attempts after a failed first one, under the retry policy (tenacity counts
-        ``first`` as its attempt 1, so the waits and the attempt budget are unchanged)."""
+        """The attempts after a failed first one, under the retry policy (tenacity replays
+        ``first`` as its attempt 1, from ``clock``: the waits, the attempt budget and
+        ``sample_timeout`` are unchanged)."""
         retrying = AsyncRetrying(**self._policy)
         try:
             async for attempt in retrying:
                 with attempt:
-                    if retrying.statistics.get("attempt_number", 1) == 1:
-                        raise first
+                    replay_first_attempt(attempt, first, clock)
                     response = await self._once(request, url, call_deadline)
         except _Retryable as exc:
             response = failure_response(exc, url)

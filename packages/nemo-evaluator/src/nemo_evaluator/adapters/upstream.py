@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import Field
 from tenacity import (
+    AttemptManager,
     RetryCallState,
     Retrying,
     retry_if_exception_type,
@@ -210,6 +211,17 @@ def answer_or_retryable(status: int, raw_headers: Any, body: bytes) -> AdapterRe
     return AdapterResponse(status_code=status, headers=headers, _body=body)
 
 
+def replay_first_attempt(attempt: AttemptManager, first: _Retryable, clock: float) -> None:
+    """Inside tenacity's loop, which takes over after the first attempt ran on its own and
+    failed with ``first``: its attempt 1 raises ``first`` again, with its clock set to
+    ``clock`` (``time.monotonic()`` when the first attempt began), so the attempt budget,
+    the waits and ``sample_timeout`` count that attempt as if the loop had run it."""
+    state = attempt.retry_state
+    if state.attempt_number == 1:
+        state.start_time = clock
+        raise first
+
+
 def attempt_window(config: UpstreamConfig, call_deadline: float | None) -> tuple[float, float]:
     """The monotonic deadline of one attempt (``request_timeout``, cut at the call's deadline)
     and the seconds left until it (at least 1 ms)."""
@@ -338,14 +350,10 @@ class UpstreamCall:
         """Attempts 2 and on, in tenacity's loop; its attempt 1 is ``first``, replayed, and its
         clock (``sample_timeout``, the waits) starts when attempt 1 did."""
         retrying = self._retrying.copy()
-        replay: _Retryable | None = first
         try:
             for attempt in retrying:
                 with attempt:
-                    if replay is not None:
-                        attempt.retry_state.start_time = clock
-                        failed, replay = replay, None
-                        raise failed
+                    replay_first_attempt(attempt, first, clock)
                     response = self._once(request, url, stream, call_deadline)
         except _Retryable as exc:
             response = failure_response(exc, url)
