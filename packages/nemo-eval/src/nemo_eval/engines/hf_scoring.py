@@ -16,8 +16,8 @@ Groups are batched in order of length so that padding stays small.
 Clients that score through the generation API (lm-eval's ``local-completions``) ask for one
 greedy token as well (``max_tokens=1``, temperature 0) and ignore it. Such a request is scored
 the same way; its continuation pass also runs over its last prompt token, and the distribution
-after it (``ScoredNext``) is handed back so that the engine records the greedy token exactly as
-its decode loop would.
+after it is handed back (``PrefixScorer.score``'s second value) so that the engine records the
+greedy token exactly as its decode loop would.
 """
 
 from __future__ import annotations

@@ -60,14 +60,14 @@ class BatchingQueue:
         first, self._held = self._held or self._queue.get(), None
         if first is None:
             return None
-        batch = [first]
+        batch, reqs = [first], [first[0]]
+        rows = self._rows(reqs)
         deadline = time.monotonic() + self.max_wait_s
         while len(batch) < self.max_batch_size * MAX_REQUESTS_PER_ROW:
             # a full batch still takes what is already queued if it shares a row (the other
             # choices of its last question); it waits for nothing more
-            full = self._rows([r for r, _ in batch]) >= self.max_batch_size
             try:
-                if full:
+                if rows >= self.max_batch_size:
                     item = self._queue.get_nowait()
                 else:
                     item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -76,10 +76,13 @@ class BatchingQueue:
             if item is None:
                 self._queue.put(None)
                 break
-            if self._rows([r for r, _ in batch] + [item[0]]) > self.max_batch_size:
+            grown = self._rows([*reqs, item[0]])
+            if grown > self.max_batch_size:
                 self._held = item
                 break
             batch.append(item)
+            reqs.append(item[0])
+            rows = grown
         return batch
 
     def _work(self) -> None:
