@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import socketserver
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from adapter_support import CHAT_ANSWER, RawUpstream, read_request, serving
 
 from nemo_evaluator.adapters import deadline
 from nemo_evaluator.adapters.deadline import Watch, watch_connection
@@ -23,27 +23,18 @@ from nemo_evaluator.adapters.interceptor import AdapterResponse
 from nemo_evaluator.adapters.pipeline import AdapterPipeline
 from nemo_evaluator.core.evaluate import evaluate
 
-ANSWER = json.dumps(
-    {"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}
-).encode()
-
 
 class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         server: MisbehavingServer = self.server  # type: ignore[assignment]
-        while True:
-            length = 0
-            line = self.rfile.readline()
-            if not line:
-                return
-            while line not in (b"\r\n", b"\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-                line = self.rfile.readline()
-            self.rfile.read(length)
+        while read_request(self.rfile):
             with server.lock:
                 server.requests += 1
-            body = b'{"choices": [{"text": "\xff\xfe bad"}]}' if server.mode == "latin" else ANSWER
+            body = (
+                b'{"choices": [{"text": "\xff\xfe bad"}]}'
+                if server.mode == "latin"
+                else CHAT_ANSWER
+            )
             head = (
                 f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n"
@@ -68,31 +59,18 @@ class _Handler(socketserver.StreamRequestHandler):
             time.sleep(gap_s)
 
 
-class MisbehavingServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class MisbehavingServer(RawUpstream):
+    """Trickles its answers ``gap_s`` apart per byte, or sends a body that is not UTF-8."""
 
     def __init__(self, mode: str, gap_s: float = 0.1) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.mode, self.gap_s = mode, gap_s
-        self.requests = 0
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1/chat/completions"
+        super().__init__(_Handler, mode)
+        self.gap_s = gap_s
 
 
 @pytest.fixture
 def misbehaving(request: pytest.FixtureRequest) -> Iterator[MisbehavingServer]:
-    server = MisbehavingServer(request.param)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(MisbehavingServer(request.param)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _call(

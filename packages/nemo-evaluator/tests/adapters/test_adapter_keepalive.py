@@ -8,38 +8,28 @@ and left unanswered, as when an idle timeout races a new request).
 
 from __future__ import annotations
 
-import json
 import socketserver
-import threading
 from collections.abc import Iterator
 
 import pytest
-from adapter_support import chat_payload, fast_retries
-
-ANSWER = json.dumps(
-    {"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}
-).encode()
+from adapter_support import (
+    CHAT_ANSWER,
+    RawUpstream,
+    chat_payload,
+    fast_retries,
+    read_request,
+    send_from_threads,
+    serving,
+)
 
 
 class _Handler(socketserver.StreamRequestHandler):
-    def _read_request(self) -> bool:
-        length = 0
-        line = self.rfile.readline()
-        if not line:
-            return False
-        while line not in (b"\r\n", b"\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-            line = self.rfile.readline()
-        self.rfile.read(length)
-        return True
-
     def handle(self) -> None:
         server: CountingServer = self.server  # type: ignore[assignment]
         with server.lock:
             server.connections += 1
         served = 0
-        while self._read_request():
+        while read_request(self.rfile):
             with server.lock:
                 server.requests += 1
             if server.mode == "unanswered_second" and served == 1:
@@ -48,9 +38,9 @@ class _Handler(socketserver.StreamRequestHandler):
             self.wfile.write(
                 (
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    f"{extra}Content-Length: {len(ANSWER)}\r\n\r\n"
+                    f"{extra}Content-Length: {len(CHAT_ANSWER)}\r\n\r\n"
                 ).encode()
-                + ANSWER
+                + CHAT_ANSWER
             )
             self.wfile.flush()
             served += 1
@@ -58,32 +48,18 @@ class _Handler(socketserver.StreamRequestHandler):
                 return
 
 
-class CountingServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class CountingServer(RawUpstream):
+    """Also counts the connections it accepts."""
 
     def __init__(self, mode: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.mode = mode
+        super().__init__(_Handler, mode)
         self.connections = 0
-        self.requests = 0
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1/chat/completions"
 
 
 @pytest.fixture
 def counting(request: pytest.FixtureRequest) -> Iterator[CountingServer]:
-    server = CountingServer(request.param)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(CountingServer(request.param)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("counting", ["keep_alive"], indirect=True)
@@ -123,19 +99,7 @@ def test_a_request_lost_on_a_stale_connection_is_sent_again_on_a_new_one(
 @pytest.mark.parametrize("counting", ["keep_alive"], indirect=True)
 def test_concurrent_requests_open_at_most_one_connection_each(counting, make_pipeline) -> None:
     pipeline = make_pipeline(None, url=counting.url)
-    barrier = threading.Barrier(4)
-    statuses: list[int] = []
-
-    def work() -> None:
-        barrier.wait()
-        for i in range(10):
-            statuses.append(pipeline.send(chat_payload(f"t{i}")).status_code)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = send_from_threads(pipeline, threads=4, each=10)
     assert statuses == [200] * 40
     assert 1 <= counting.connections <= 4 and counting.requests == 40
 
@@ -144,19 +108,7 @@ def test_concurrent_requests_open_at_most_one_connection_each(counting, make_pip
 def test_the_pool_keeps_at_most_pool_maxsize_idle_connections(counting, make_pipeline) -> None:
     config = fast_retries().model_copy(update={"pool_maxsize": 1})
     pipeline = make_pipeline(None, url=counting.url, upstream_config=config)
-    barrier = threading.Barrier(3)
-    statuses: list[int] = []
-
-    def work() -> None:
-        barrier.wait()
-        for i in range(5):
-            statuses.append(pipeline.send(chat_payload(f"t{i}")).status_code)
-
-    threads = [threading.Thread(target=work) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = send_from_threads(pipeline, threads=3, each=5)
     assert statuses == [200] * 15
     idle = pipeline.upstream.pool._idle
     assert sum(len(conns) for conns in idle.values()) == 1  # the others were closed
