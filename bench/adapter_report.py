@@ -64,27 +64,22 @@ def report(
             cpu_miss <= 0.6,
         )
     )
+
+    def share_and_cpu(mode: str, c: int) -> str:
+        """``mode``'s throughput as a share of direct and its CPU ms per request at ``c``."""
+        row = rows[mode, c]
+        return f"{row['rps'] / rows['direct', c]['rps']:.0%} {row['cpu_ms']:.3f}"
+
     if floor:
         for c in levels:
-            ours, least = rows["proxy-miss", c], rows["floor", c]
-            checks.append(
-                (
-                    f"vs bare waitress floor, conc {c}: of direct, CPU",
-                    f"{ours['rps'] / rows['direct', c]['rps']:.0%} {ours['cpu_ms']:.3f}",
-                    f"{least['rps'] / rows['direct', c]['rps']:.0%} {least['cpu_ms']:.3f}",
-                    None,
-                )
-            )
+            label = f"vs bare waitress floor, conc {c}: of direct, CPU"
+            checks.append((label, share_and_cpu("proxy-miss", c), share_and_cpu("floor", c), None))
     if baseline:
         for c in levels:
-            ours, was = rows["proxy-miss", c], rows["base-miss", c]
+            label = f"vs baseline, conc {c}: of direct, CPU"
+            better = rows["proxy-miss", c]["cpu_ms"] < rows["base-miss", c]["cpu_ms"]
             checks.append(
-                (
-                    f"vs baseline, conc {c}: of direct, CPU",
-                    f"{ours['rps'] / rows['direct', c]['rps']:.0%} {ours['cpu_ms']:.3f}",
-                    f"{was['rps'] / rows['direct', c]['rps']:.0%} {was['cpu_ms']:.3f}",
-                    ours["cpu_ms"] < was["cpu_ms"],
-                )
+                (label, share_and_cpu("proxy-miss", c), share_and_cpu("base-miss", c), better)
             )
         was_added = rows["base-miss", c1]["p50_ms"] - rows["direct", c1]["p50_ms"]
         checks.append(
