@@ -3,6 +3,7 @@ processes and crashes; only successes stored; a hit never reaches upstream."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 from adapter_support import chat_payload
 
 from nemo_evaluator.adapters.adapter_config import AdapterConfig
+from nemo_evaluator.adapters.interceptor import AdapterRequest
 from nemo_evaluator.adapters.interceptors.caching import ResponseCache, cache_key
 
 
@@ -38,6 +40,26 @@ def test_key_covers_model_url_and_canonical_body() -> None:
     assert cache_key(reordered, url="http://h/v1/chat/completions", model="m") == key
     assert cache_key(body, url="http://other/v1/chat/completions", model="m") != key
     assert cache_key(body, url="http://h/v1/chat/completions", model="m2") != key
+
+
+def test_the_wire_encoding_is_the_key_encoding(upstream, make_pipeline, monkeypatch) -> None:
+    # a body encoded here is encoded once: the bytes sent are the bytes the key hashes
+    import nemo_evaluator.adapters.interceptor as interceptor
+
+    encodes = []
+    wire_dumps = interceptor.dumps
+    monkeypatch.setattr(interceptor, "dumps", lambda obj: encodes.append(1) or wire_dumps(obj))
+    payload = {"temperature": 0, "model": "m", "messages": [{"role": "user", "content": "é x"}]}
+    cfg = AdapterConfig(use_caching=True, use_request_logging=True)
+    pipeline = make_pipeline(cfg, url=upstream.chat_url)
+    assert not pipeline.send(payload).cache_hit
+    assert len(encodes) == 1
+    assert upstream.requests[-1].json == payload
+    # received bytes in another key order (proxy mode) still map to the same key
+    request = AdapterRequest(_body=json.dumps(payload).encode())
+    assert request.canonical_body() == wire_dumps(payload) != request.body
+    key = cache_key(payload, url=upstream.chat_url, model="m")
+    assert cache_key(payload, url=upstream.chat_url, model="m", canonical=wire_dumps(payload)) == key
 
 
 def test_one_model_never_gets_another_models_answer(upstream, make_pipeline) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from nemo_evaluator.core.errors import ResponseFormatError
 from nemo_evaluator.core.loglikelihood import continuation_logprob
-from nemo_evaluator.core.token_spans import char_of_byte, place_tokens, token_bytes
+from nemo_evaluator.core.token_spans import char_index, char_of_byte, place_tokens, token_bytes
 
 LPS = [None, -1.0, -2.0, -4.0, -8.0, -16.0]
 
@@ -109,6 +109,22 @@ def test_token_spellings(token: str, expected: bytes | None) -> None:
 def test_char_of_byte_counts_lead_bytes() -> None:
     prompt = "a∃b".encode()  # a | E2 88 83 | b
     assert [char_of_byte(prompt, i) for i in range(len(prompt) + 1)] == [0, 1, 1, 1, 2, 3]
+
+
+@pytest.mark.parametrize("text", ["", "plain ascii", "a∃b", "é", "日本語 text 🙂!", "🙂"])
+def test_char_index_matches_decoding_each_prefix(text: str) -> None:
+    prompt = text.encode()
+    at = char_index(prompt)
+    for pos in range(len(prompt) + 3):  # past the end counts every character
+        # the index of the character whose bytes hold pos (the length of the text past them)
+        starts = [len(ch.encode()) for ch in text]
+        edge, index = 0, len(text)
+        for k, size in enumerate(starts):
+            if pos < edge + size:
+                index = k
+                break
+            edge += size
+        assert at(pos) == index, (text, pos)
 
 
 def test_repeated_text_after_hidden_bytes_is_not_placed_by_guess() -> None:

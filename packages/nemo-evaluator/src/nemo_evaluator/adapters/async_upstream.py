@@ -49,6 +49,9 @@ class AsyncUpstreamCall:
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=None),
             auto_decompress=True,
             skip_auto_headers=("User-Agent",),
+            # no cookies kept between requests, as on the threaded path (http.client): each
+            # request stands alone, and the jar's work on every request and answer is saved
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         self._policy = retry_policy(config)
 

@@ -27,8 +27,9 @@ _UNSET: Any = object()
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact JSON bytes (what goes on the wire)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Canonical JSON bytes: compact UTF-8 with sorted keys. What goes on the wire, and what
+    the cache key is computed from, so that one encoding serves both."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
 class _JsonBody:
@@ -60,12 +61,22 @@ class _JsonBody:
         """Say that the object returned by ``json()`` was changed in place."""
         self._dirty = True
 
+    _canonical = False  # the bytes were made here by ``dumps`` (not received as they are)
+
     @property
     def body(self) -> bytes:
         if self._dirty:
             self._body = dumps(self._json)
             self._dirty = False
+            self._canonical = True
         return self._body
+
+    def canonical_body(self) -> bytes:
+        """The parsed body in :func:`dumps`'s encoding: the body itself when it was encoded
+        here (encoding it once serves the wire and the cache key), else a fresh encoding."""
+        if self._dirty or self._canonical:
+            return self.body
+        return dumps(self.json())
 
 
 @dataclass(eq=False)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 _BYTES = re.compile(r"bytes:((?:\\x[0-9a-fA-F]{2})+)")
@@ -74,9 +74,11 @@ def place_tokens(tokens: Sequence[str], prompt: bytes) -> list[Placed]:
             if lo >= len(prompt):
                 span = (lo, lo + len(data)) if lo == hi else None
             else:
-                fits = [
-                    s for s in range(lo, min(hi, len(prompt) - 1) + 1) if prompt.startswith(data, s)
-                ]
+                if lo == hi:  # the common case: the previous token was placed
+                    fits = [lo] if prompt.startswith(data, lo) else []
+                else:
+                    last = min(hi, len(prompt) - 1)
+                    fits = [s for s in range(lo, last + 1) if prompt.startswith(data, s)]
                 if len(fits) == 1:
                     span = (fits[0], fits[0] + len(data))
         placed.append(Placed(span=span, lo=lo, hi=hi))
@@ -94,10 +96,22 @@ def place_tokens(tokens: Sequence[str], prompt: bytes) -> list[Placed]:
 
 def char_of_byte(prompt: bytes, pos: int) -> int:
     """Index of the character holding byte ``pos`` (``len`` in characters at the end)."""
-    chars = sum(1 for b in prompt[:pos] if b & 0xC0 != 0x80)
-    if pos < len(prompt) and prompt[pos] & 0xC0 == 0x80:
-        chars -= 1
-    return chars
+    return char_index(prompt)(pos)
+
+
+def char_index(prompt: bytes) -> Callable[[int], int]:
+    """:func:`char_of_byte` for every ``pos`` of ``prompt``, each in constant time."""
+    size = len(prompt)
+    if prompt.isascii():
+        return lambda pos: min(pos, size)
+    lead = [b & 0xC0 != 0x80 for b in prompt]
+    before = list(itertools.accumulate(lead, initial=0))  # lead bytes before each position
+
+    def at(pos: int) -> int:
+        pos = min(pos, size)
+        return before[pos] - (pos < size and not lead[pos])
+
+    return at
 
 
 def trusted_offsets(
@@ -111,8 +125,9 @@ def trusted_offsets(
     offsets = [o - text_offset[0] for o in text_offset]
     if any(b < a for a, b in itertools.pairwise(offsets)):
         return None
+    char_at = char_index(prompt)
     for off, p in zip(offsets, placed, strict=True):
         placed_in_prompt = p.span is not None and p.span[0] < len(prompt)
-        if placed_in_prompt and off != char_of_byte(prompt, p.span[0]):  # type: ignore[index]
+        if placed_in_prompt and off != char_at(p.span[0]):  # type: ignore[index]
             return None
     return offsets

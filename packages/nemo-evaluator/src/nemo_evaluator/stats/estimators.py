@@ -15,7 +15,6 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import gammaln
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -33,6 +32,8 @@ def pass_at_k_array(n: npt.ArrayLike, c: npt.ArrayLike, k: int) -> npt.NDArray[n
     n_arr, c_arr = np.broadcast_arrays(np.asarray(n, dtype=np.int64), np.asarray(c, dtype=np.int64))
     if k < 1 or np.any(k > n_arr) or np.any(c_arr < 0) or np.any(c_arr > n_arr):
         raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (k={k})")
+    from scipy.special import gammaln  # imported on first use
+
     wrong = n_arr - c_arr
     safe = np.maximum(wrong - k, 0)  # log-gamma of a valid argument where n - c < k
     log_ratio = gammaln(wrong + 1) - gammaln(safe + 1) - gammaln(n_arr + 1) + gammaln(n_arr - k + 1)

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
 
 DEFAULT_LEVEL = 0.95
 DEFAULT_RESAMPLES = 1000
@@ -61,6 +60,8 @@ def _check_level(level: float) -> float:
 
 def z_value(level: float) -> float:
     """The two-sided normal quantile of ``level`` (1.959964 for 0.95)."""
+    from scipy import stats as sps  # imported on first use: it takes most of a second
+
     return float(sps.norm.ppf(0.5 + _check_level(level) / 2.0))
 
 
@@ -96,6 +97,8 @@ def bootstrap_interval(
     if arr.size < 2 or np.all(arr == arr[0]):
         mean = float(arr.mean())
         return Interval("bootstrap", level, mean, mean, 0.0, seed, resamples)
+    from scipy import stats as sps
+
     res = sps.bootstrap(
         (arr,),
         np.mean,

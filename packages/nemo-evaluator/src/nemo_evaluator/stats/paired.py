@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
 
 from .intervals import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, Interval, bootstrap_interval
 
@@ -77,6 +76,8 @@ def mcnemar_p(a_only: int, b_only: int) -> float:
     n = a_only + b_only
     if n == 0:
         return 1.0
+    from scipy import stats as sps  # imported on first use: it takes most of a second
+
     return float(sps.binomtest(b_only, n, 0.5, alternative="two-sided").pvalue)
 
 
@@ -91,6 +92,8 @@ def permutation_test(
 
     def statistic(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], axis: int) -> object:
         return np.mean(y - x, axis=axis)
+
+    from scipy import stats as sps
 
     res = sps.permutation_test(
         (xa, xb),
@@ -114,5 +117,7 @@ def minimum_detectable_effect(
     if xa.size < 2:
         return math.nan
     sd = float(np.std(xb - xa, ddof=1))
+    from scipy import stats as sps
+
     z = float(sps.norm.ppf(1.0 - alpha / 2.0) + sps.norm.ppf(power))
     return z * sd / math.sqrt(xa.size)

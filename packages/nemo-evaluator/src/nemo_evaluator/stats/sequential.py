@@ -19,11 +19,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.special import betaln
-
 
 def log_likelihood_ratio(b_only: int, a_only: int) -> float:
     """log LR of the Beta(1, 1) mixture against 1/2 for the discordant split."""
+    from scipy.special import betaln  # imported on first use
+
     n = a_only + b_only
     return float(betaln(b_only + 1, a_only + 1) + n * math.log(2.0))
 

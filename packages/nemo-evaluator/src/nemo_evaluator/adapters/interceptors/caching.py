@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import sqlite3
 import threading
@@ -24,7 +23,14 @@ from typing import Any
 
 from nvidia_eval_commons.api._strict import StrictModel
 
-from ..interceptor import AdapterRequest, AdapterResponse, ChainEnv, Interceptor, RequestContext
+from ..interceptor import (
+    AdapterRequest,
+    AdapterResponse,
+    ChainEnv,
+    Interceptor,
+    RequestContext,
+    dumps,
+)
 
 CACHE_FILE = "cache.sqlite"
 _log = logging.getLogger(__name__)
@@ -46,12 +52,14 @@ class CachingConfig(StrictModel):
     """Store successful answers."""
 
 
-def cache_key(body: Any, *, url: str, model: str | None) -> str:
-    """SHA-256 hex of the URL, the model and the canonical JSON body."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def cache_key(body: Any, *, url: str, model: str | None, canonical: bytes | None = None) -> str:
+    """SHA-256 hex of the URL, the model and the canonical JSON body (``canonical``: that
+    encoding of ``body``, :func:`~nemo_evaluator.adapters.interceptor.dumps`, when the caller
+    has it already)."""
     digest = hashlib.sha256()
-    for part in (url, "\x00", model or "", "\x00", canonical):
+    for part in (url, "\x00", model or "", "\x00"):
         digest.update(part.encode("utf-8"))
+    digest.update(dumps(body) if canonical is None else canonical)
     return digest.hexdigest()
 
 
@@ -230,7 +238,8 @@ class CachingInterceptor(Interceptor):
         data = request.json_or_none()
         if request.method != "POST" or not isinstance(data, dict) or data.get("stream"):
             return request  # only JSON POSTs with a full answer are cacheable
-        key = cache_key(data, url=ctx.upstream_url, model=data.get("model"))
+        canonical = request.canonical_body()
+        key = cache_key(data, url=ctx.upstream_url, model=data.get("model"), canonical=canonical)
         ctx.state["cache_key"] = key
         if self.config.reuse_cached_responses:
             found = self.cache.get(key)
