@@ -33,6 +33,7 @@ from ..benchmarks.base import (
     SampleScore,
 )
 from .client import ModelClient
+from .dispatch_order import dispatch_order
 from .errors import EvaluationConfigError, SampleFailedError, TooManyErrorsError
 from .journal import Journal
 
@@ -72,13 +73,18 @@ def allowed_errors(total: int, max_error_fraction: float) -> int:
     return math.floor(total * max_error_fraction + 1e-9)
 
 
-async def _work(bench: Benchmark, client: ModelClient, doc: dict[str, Any]) -> dict[str, Any]:
+async def _work(
+    bench: Benchmark,
+    client: ModelClient,
+    doc: dict[str, Any],
+    built: list[Request] | None = None,
+) -> dict[str, Any]:
     start = time.perf_counter()
     record: dict[str, Any] = {"doc_id": str(doc["doc_id"]), "error": None}
     score: SampleScore | None = None
     reqs: list[Request] | None = None
     try:
-        reqs = bench.build_requests(doc)
+        reqs = bench.build_requests(doc) if built is None else built
         outcome = await client.arun(reqs)
     except EvaluationConfigError:
         raise
@@ -117,8 +123,12 @@ def run_docs(
     max_error_fraction: float,
     on_finished: Callable[[dict[str, Any], list[Request] | None], None] | None = None,
     stats: RunStats | None = None,
+    reorder_window: int = 0,
 ) -> RunStats:
     """Run ``docs`` (those not yet journaled); ``total`` is the run's size for the error budget.
+
+    ``reorder_window``: log-likelihood documents go out longest first within windows of
+    that many (:mod:`.dispatch_order`); 0 keeps the list's order.
 
     The counts and scores go into ``stats`` (a new one by default) as each document finishes,
     before ``on_finished`` sees its journal record and the requests sent for it (None when
@@ -126,7 +136,11 @@ def run_docs(
     """
     stats = RunStats() if stats is None else stats
     budget = allowed_errors(total, max_error_fraction)
-    doc_iter: Iterator[dict[str, Any]] = iter(docs)
+    doc_iter: Iterator[tuple[dict[str, Any], list[Request] | None]] = (
+        dispatch_order(bench, docs, reorder_window)
+        if reorder_window > 1
+        else ((doc, None) for doc in docs)
+    )
 
     def finish(result: dict[str, Any]) -> None:
         record = result["record"]
@@ -151,8 +165,8 @@ def run_docs(
             )
 
     async def worker() -> None:
-        for doc in doc_iter:  # one iterator shared by all workers, on one thread
-            finish(await _work(bench, client, doc))
+        for doc, built in doc_iter:  # one iterator shared by all workers, on one thread
+            finish(await _work(bench, client, doc, built))
 
     async def main() -> None:
         workers = [asyncio.ensure_future(worker()) for _ in range(max(1, parallelism))]

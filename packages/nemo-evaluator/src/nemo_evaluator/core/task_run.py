@@ -34,6 +34,7 @@ from ..adapters.switch_interval import ShortSwitchInterval
 from ..benchmarks.base import Benchmark, GenerationRequest, Request, SampleScore
 from ..benchmarks.repeats import Repeated
 from .client import ModelClient
+from .dispatch_order import window_for
 from .display import ProgressDisplay, print_summary, quiet_requested
 from .endpoint import HttpTransport, resolve_model_id
 from .errors import EvaluationConfigError, TooManyErrorsError
@@ -202,6 +203,11 @@ class TaskRun:
         self._outputs: _Outputs | None = None
         self._stream: InOrder | None = None
 
+    @property
+    def _held_limit(self) -> int:
+        """Finished documents held at most for the in-order outputs (see :mod:`.in_order`)."""
+        return max(_CHUNK, 4 * self.config.params.parallelism)
+
     def execute(self) -> EvaluationResult:
         """Infer, then finish; the rows of samples.jsonl and report.html are written while
         the documents come back (in the run's order, see :mod:`.in_order`), so ``finish``
@@ -214,7 +220,7 @@ class TaskRun:
                 self._stream = InOrder(
                     [str(d["doc_id"]) for d in self.docs],
                     emit=self._stream_one,
-                    limit=max(_CHUNK, 4 * self.config.params.parallelism),
+                    limit=self._held_limit,
                 )
             stopped = self.infer()
             return self.finish(stopped=stopped, inference_s=time.perf_counter() - self.t0)
@@ -328,6 +334,7 @@ class TaskRun:
                 max_error_fraction=self.fraction,
                 on_finished=on_finished,
                 stats=self.stats,
+                reorder_window=window_for(params.parallelism, self._held_limit),
             )
 
     # -- scoring and outputs ---------------------------------------------------------------
