@@ -8,6 +8,7 @@ checkpoint) or 1 (anything else).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -104,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (NemoEvalError, MissingExtraError, OSError) as exc:
         print(f"nemo-eval: error: {exc}", file=sys.stderr)
         return 1
+    # What is loaded now (torch, transformers, the weights' Python objects) lives as long as
+    # the process: kept out of the collector's full passes while serving and at exit
+    gc.freeze()
     print(
         f"nemo-eval: serving {handle.model_name} at {handle.url} (OpenAI API under /v1)", flush=True
     )
