@@ -5,11 +5,12 @@ The evaluate core runs its documents as coroutines on one thread (see
 thread each. This call keeps every rule of the threaded one (the same
 :class:`UpstreamConfig`, tenacity retry policy, ``Retry-After`` handling, headers and final
 error bodies, ``request_timeout`` as the deadline of one whole attempt and ``sample_timeout``
-across all of them; see :mod:`.upstream`) and sends through one ``aiohttp.ClientSession``
-with a keep-alive connection pool. On an event loop the deadline is plain: the attempt is a
-coroutine cancelled when its time is up. Answers are read whole: client mode never streams.
+across all of them; see :mod:`.upstream`) and sends through a keep-alive pool of asyncio
+stream connections (:mod:`.async_http`). On an event loop the deadline is plain: the attempt
+is a coroutine cancelled when its time is up. Answers are read whole: client mode never
+streams. No cookies are kept between requests, as on the threaded path (``http.client``).
 
-A session belongs to the event loop that created it; :meth:`close` must be awaited on that
+A pool belongs to the event loop that created it; :meth:`close` must be awaited on that
 loop.
 """
 
@@ -18,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-import aiohttp
 from tenacity import AsyncRetrying
 
+from .async_http import AsyncHttpPool, HttpProtocolError
 from .interceptor import AdapterRequest, AdapterResponse, RequestContext
 from .upstream import (
     UpstreamConfig,
@@ -45,14 +46,7 @@ class AsyncUpstreamCall:
         self.config = config
         self.auth_header = auth_header
         self.loop = asyncio.get_running_loop()
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=None),
-            auto_decompress=True,
-            skip_auto_headers=("User-Agent",),
-            # no cookies kept between requests, as on the threaded path (http.client): each
-            # request stands alone, and the jar's work on every request and answer is saved
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        self.pool = AsyncHttpPool()
         self._policy = retry_policy(config)
 
     async def _once(
@@ -60,24 +54,21 @@ class AsyncUpstreamCall:
     ) -> AdapterResponse:
         """One attempt, all of it (connect, send, read) within ``request_timeout``."""
         _, left = attempt_window(self.config, call_deadline)
-        timeout = aiohttp.ClientTimeout(
-            total=left, sock_connect=min(self.config.connect_timeout, left)
-        )
         try:
-            async with self.session.request(
-                request.method,
-                url,
-                data=request.body or None,
-                headers=upstream_headers(request, self.auth_header),
-                allow_redirects=False,
-                timeout=timeout,
-            ) as resp:
-                body = await resp.read()
-                status, raw_headers = resp.status, resp.headers
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            async with asyncio.timeout(left):
+                answer = await self.pool.request(
+                    request.method,
+                    url,
+                    headers=upstream_headers(request, self.auth_header),
+                    body=request.body,
+                    connect_timeout=min(self.config.connect_timeout, left),
+                )
+        except TimeoutError as exc:
             raise _TransportError(deadline_error(self.config), timeout=True) from exc
-        except aiohttp.ClientError as exc:  # refused, reset, broken mid-body
+        except (OSError, asyncio.IncompleteReadError, HttpProtocolError) as exc:
+            # refused, reset, closed or broken mid-body, or not an HTTP answer
             raise _TransportError(exc, timeout=False) from exc
+        status, raw_headers, body = answer.status, answer.headers, answer.body
         return answer_or_retryable(status, raw_headers, body)
 
     async def __call__(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
@@ -119,4 +110,4 @@ class AsyncUpstreamCall:
         return response
 
     async def close(self) -> None:
-        await self.session.close()
+        await self.pool.close()

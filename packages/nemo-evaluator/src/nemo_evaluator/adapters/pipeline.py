@@ -189,7 +189,7 @@ class AdapterPipeline:
         current = self._aupstream
         if current is not None and current.loop is asyncio.get_running_loop():
             return current
-        from .async_upstream import AsyncUpstreamCall  # aiohttp: imported when first needed
+        from .async_upstream import AsyncUpstreamCall  # imported when first needed
 
         current = self._aupstream = AsyncUpstreamCall(
             self.upstream.config, auth_header=self.upstream.auth_header
