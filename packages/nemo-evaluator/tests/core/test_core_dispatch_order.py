@@ -11,7 +11,7 @@ import pytest
 from shared_data import MISSING
 
 from nemo_evaluator.benchmarks.registry import register
-from nemo_evaluator.core.dispatch_order import dispatch_order, window_for
+from nemo_evaluator.core.dispatch_order import dispatch_order, estimated_tokens, window_for
 from nemo_evaluator.core.evaluate import evaluate
 from nemo_evaluator.testing import OpenAIStubServer
 from nvidia_eval_commons.api.api_dataclasses import (
@@ -39,7 +39,23 @@ class ArcSeen(evalcore_support.TinyArc):
 
 
 def _length(reqs: list[Any]) -> int:
-    return max(len(r.context) + len(r.continuation) for r in reqs)
+    return max(estimated_tokens(r.context) + estimated_tokens(r.continuation) for r in reqs)
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        ("", 0),
+        ("   ", 0),
+        ("word", 1),
+        (" two words", 2),
+        ("Z_4 x Z_6", 7),
+        ("12.5%", 5),
+        ("é日本", 1),
+    ],
+)
+def test_estimated_tokens_count_letter_runs_digits_and_marks(text: str, pieces: int) -> None:
+    assert estimated_tokens(text) == pieces
 
 
 @pytest.mark.parametrize("window", [1, 2, 8, 21, 64])
@@ -91,7 +107,7 @@ def test_outputs_stay_in_the_run_order_while_the_server_sees_longest_first(tmp_p
             type="arc_dispatch_probe", output_dir=str(tmp_path), params={"parallelism": 2}
         )
         result = evaluate(target, config)
-        seen = [max(len(p) for p in r.json["prompt"]) for r in stub.requests if r.json]
+        seen = [max(estimated_tokens(p) for p in r.json["prompt"]) for r in stub.requests if r.json]
     assert result.metadata.num_errors == 0
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").open()]
     docs = ArcSeen(params=ConfigParams()).load_docs()
@@ -100,7 +116,7 @@ def test_outputs_stay_in_the_run_order_while_the_server_sees_longest_first(tmp_p
     # window 16 at parallelism 2: the first 16 go out longest first (two workers may swap
     # neighbours on the wire, so compare the first six with the last six)
     assert min(seen[:6]) >= max(seen[10:16])
-    assert seen[:16] != [max(len(p) for p in r) for r in _prompts(docs[:16])]  # reordered
+    assert seen[:16] != [max(estimated_tokens(p) for p in r) for r in _prompts(docs[:16])]
 
 
 def _prompts(docs: list[dict[str, Any]]) -> list[list[str]]:

@@ -1,12 +1,15 @@
 """The order documents go out in: log-likelihood documents of similar length together.
 
 A server that batches (``nemo-eval deploy``, vLLM) pads each batch to its longest prompt, and
-the requests in flight at one moment are what it batches. Sent in the dataset's order, MMLU's
-prompts (44 to 180 tokens in a 200-question sample) make batches that are 18% padding; sent
-longest first within windows of 64 documents, 7% (lm-eval sorts the whole set before it
-batches in-process). Only dispatch changes: each document's requests, scores and place in the
-outputs stay the same, and documents still finish about in order, so the rows stream out
-while the run goes on (:mod:`.in_order` holds at most a window and the requests in flight).
+the requests in flight at one moment are what it batches. Sent in the dataset's order, a
+200-question MMLU sample (prompts of 44 to 180 tokens) has batches of 8 that are 15% padding;
+sent longest first within windows of 64 documents, 10% (lm-eval sorts the whole set by
+token count before it batches in-process; the tokenizer is the server's, so here the length
+is estimated from the text: runs of letters, single digits and other characters count one
+each, which follows SmolLM2's token counts far better than characters do on math-heavy
+subjects). Only dispatch changes: each document's requests, scores and place in the outputs
+stay the same, and documents still finish about in order, so the rows stream out while the
+run goes on (:mod:`.in_order` holds at most a window and the requests in flight).
 
 Generation documents keep their order: a window is sorted only when every request in it is
 a :class:`~nemo_evaluator.benchmarks.base.LoglikelihoodRequest`.
@@ -15,6 +18,7 @@ a :class:`~nemo_evaluator.benchmarks.base.LoglikelihoodRequest`.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -32,11 +36,27 @@ def window_for(parallelism: int, held_limit: int) -> int:
     return min(WINDOW_PER_WORKER * parallelism, held_limit // 2)
 
 
+_PIECES = re.compile(r"[^\W\d_]+|\d|\S")
+
+
+def estimated_tokens(text: str) -> int:
+    """Runs of letters, single digits and other non-space characters in ``text``."""
+    return len(_PIECES.findall(text))
+
+
 def _length(reqs: list[Request] | None) -> int | None:
-    """Characters of the longest prompt, or None when not all are log-likelihood requests."""
+    """Estimated tokens of the longest prompt (see the module docstring), or None when not
+    all are log-likelihood requests."""
     if not reqs or not all(isinstance(r, LoglikelihoodRequest) for r in reqs):
         return None
-    return max(len(r.context) + len(r.continuation) for r in reqs)  # type: ignore[union-attr]
+    contexts: dict[str, int] = {}  # the choices of a question share their context
+    longest = 0
+    for r in reqs:
+        assert isinstance(r, LoglikelihoodRequest)
+        if r.context not in contexts:
+            contexts[r.context] = estimated_tokens(r.context)
+        longest = max(longest, contexts[r.context] + estimated_tokens(r.continuation))
+    return longest
 
 
 def dispatch_order(
