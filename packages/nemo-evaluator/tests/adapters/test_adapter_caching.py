@@ -59,7 +59,9 @@ def test_the_wire_encoding_is_the_key_encoding(upstream, make_pipeline, monkeypa
     request = AdapterRequest(_body=json.dumps(payload).encode())
     assert request.canonical_body() == wire_dumps(payload) != request.body
     key = cache_key(payload, url=upstream.chat_url, model="m")
-    assert cache_key(payload, url=upstream.chat_url, model="m", canonical=wire_dumps(payload)) == key
+    assert (
+        cache_key(payload, url=upstream.chat_url, model="m", canonical=wire_dumps(payload)) == key
+    )
 
 
 def test_one_model_never_gets_another_models_answer(upstream, make_pipeline) -> None:
