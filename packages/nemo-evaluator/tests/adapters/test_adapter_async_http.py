@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import shutil
 import socketserver
+import ssl
+import subprocess
 import threading
 
 import pytest
@@ -185,3 +188,39 @@ def test_a_silent_upstream_is_bounded_by_the_callers_timeout() -> None:
         with pytest.raises(TimeoutError):
             asyncio.run(main())
         stop.set()
+
+
+def _self_signed(tmp_path) -> tuple[str, str]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.mark.skipif(
+    shutil.which("openssl") is None,
+    reason="needs the openssl command to make a certificate (apt install openssl)",
+)
+def test_https_verifies_the_certificate_and_keeps_the_connection(tmp_path, monkeypatch) -> None:
+    cert, key = _self_signed(tmp_path)
+    server = RawUpstream(Handler, "keep")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = server.url.replace("http://127.0.0.1", "https://localhost")
+    with serving(server):
+        with pytest.raises(ssl.SSLCertVerificationError):  # not trusted: refused
+            _fetch(url, 1)
+        monkeypatch.setenv("SSL_CERT_FILE", cert)  # trusted from here on
+        bodies, statuses = _fetch(url, 3)
+    assert bodies == [BODY] * 3 and statuses == [200] * 3
+    assert (
+        server.connections == 1
+    )  # one kept alive for all three (the refused one never got a handler)
