@@ -29,7 +29,8 @@ import contextlib
 import ssl
 import zlib
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from .http_pool import UrlTarget, url_target
 
 _Key = tuple[str, str, int]
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -60,21 +61,11 @@ class Answer:
     body: bytes
 
 
-@dataclass(frozen=True)
-class _Target:
-    key: _Key
-    host: str
-    """The Host header."""
-    target: str
-    """Path and query."""
-
-
 class AsyncHttpPool:
     """Idle connections per ``(scheme, host, port)``; see the module docstring."""
 
     def __init__(self) -> None:
         self._idle: dict[_Key, list[_Conn]] = {}
-        self._targets: dict[str, _Target] = {}
         self._ssl: ssl.SSLContext | None = None
 
     async def request(
@@ -116,18 +107,12 @@ class AsyncHttpPool:
                 with contextlib.suppress(OSError, asyncio.CancelledError):
                     await writer.wait_closed()
 
-    def _target(self, url: str) -> _Target:
-        where = self._targets.get(url)
-        if where is None:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise HttpProtocolError(f"not an http(s) URL: {url!r}")
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            host = parts.netloc.rpartition("@")[2]
-            where = _Target((parts.scheme, parts.hostname, port), host, target)
-            self._targets[url] = where
-        return where
+    @staticmethod
+    def _target(url: str) -> UrlTarget:
+        try:
+            return url_target(url)  # the threaded pool's, split once per URL
+        except ValueError as exc:
+            raise HttpProtocolError(str(exc)) from None
 
     def _take(self, key: _Key) -> _Conn | None:
         conns = self._idle.get(key)
@@ -151,7 +136,7 @@ class AsyncHttpPool:
             raise TimeoutError(f"connecting to {host}:{port} took over {timeout:g} s") from exc
 
 
-def _head(method: str, where: _Target, headers: dict[str, str], body: bytes) -> bytes:
+def _head(method: str, where: UrlTarget, headers: dict[str, str], body: bytes) -> bytes:
     lines = [f"{method} {where.target} HTTP/1.1", f"Host: {where.host}"]
     for name, value in headers.items():
         if "\r" in value or "\n" in value or "\r" in name or "\n" in name:

@@ -68,8 +68,7 @@ class AsyncUpstreamCall:
         except (OSError, asyncio.IncompleteReadError, HttpProtocolError) as exc:
             # refused, reset, closed or broken mid-body, or not an HTTP answer
             raise _TransportError(exc, timeout=False) from exc
-        status, raw_headers, body = answer.status, answer.headers, answer.body
-        return answer_or_retryable(status, raw_headers, body)
+        return answer_or_retryable(answer.status, answer.headers, answer.body)
 
     async def __call__(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
         url = ctx.upstream_url

@@ -18,6 +18,7 @@ A connection taken from the pool is checked first: one the server closed while i
 
 from __future__ import annotations
 
+import functools
 import http.client
 import select
 import socket
@@ -30,10 +31,26 @@ _Key = tuple[str, str, int]
 
 
 @dataclass(frozen=True)
-class _Target:
+class UrlTarget:
+    """Where a request for a URL goes: the pool key, the request target, the Host header."""
+
     key: _Key
     target: str
     """The request target: path and query (``/v1/chat/completions?x=1``)."""
+    host: str
+    """The Host header: the URL's host and port as written, without user info."""
+
+
+@functools.lru_cache(maxsize=1024)
+def url_target(url: str) -> UrlTarget:
+    """``url`` split for sending (the upstream URLs of a run are few: each is split once)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return UrlTarget((scheme, parts.hostname, port), target, parts.netloc.rpartition("@")[2])
 
 
 @dataclass(eq=False)
@@ -80,26 +97,11 @@ class HttpPool:
         self.ssl_context = ssl_context
         self._lock = threading.Lock()
         self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
-        self._targets: dict[str, _Target] = {}
         self._closed = False
-
-    def _target(self, url: str) -> _Target:
-        found = self._targets.get(url)
-        if found is None:
-            parts = urlsplit(url)
-            scheme = parts.scheme.lower()
-            if scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"not an http(s) URL: {url!r}")
-            port = parts.port or (443 if scheme == "https" else 80)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            found = _Target(key=(scheme, parts.hostname, port), target=target)
-            if len(self._targets) < 1024:
-                self._targets[url] = found
-        return found
 
     def get(self, url: str, *, connect_timeout: float) -> PooledConnection:
         """An idle connection to ``url``'s host, or a new (not yet connected) one."""
-        where = self._target(url)
+        where = url_target(url)
         while True:
             with self._lock:
                 idle = self._idle.get(where.key)
@@ -148,4 +150,4 @@ class HttpPool:
                 conn.close()
 
 
-__all__ = ["HttpPool", "PooledConnection"]
+__all__ = ["HttpPool", "PooledConnection", "UrlTarget", "url_target"]
