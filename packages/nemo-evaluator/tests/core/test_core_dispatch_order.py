@@ -91,9 +91,11 @@ def test_generation_keeps_its_order_and_a_failed_build_is_left_to_the_worker() -
     assert [d["doc_id"] for d, _ in first] == [d["doc_id"] for d in arc.load_docs()[:8]]
 
 
-@pytest.mark.parametrize(("parallelism", "window"), [(1, 0), (2, 16), (8, 64), (64, 128)])
+@pytest.mark.parametrize(
+    ("parallelism", "window"), [(1, 0), (2, 64), (8, 256), (64, 256), (256, 512)]
+)
 def test_the_window_fits_what_the_in_order_outputs_may_hold(parallelism: int, window: int) -> None:
-    held = max(256, 4 * parallelism)  # TaskRun's limit
+    held = max(512, 4 * parallelism)  # TaskRun's limit
     assert window_for(parallelism, held) == window
     assert window + parallelism <= held
 

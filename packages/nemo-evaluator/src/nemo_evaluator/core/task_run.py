@@ -206,7 +206,7 @@ class TaskRun:
     @property
     def _held_limit(self) -> int:
         """Finished documents held at most for the in-order outputs (see :mod:`.in_order`)."""
-        return max(_CHUNK, 4 * self.config.params.parallelism)
+        return max(2 * _CHUNK, 4 * self.config.params.parallelism)
 
     def execute(self) -> EvaluationResult:
         """Infer, then finish; the rows of samples.jsonl and report.html are written while
