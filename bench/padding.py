@@ -19,12 +19,13 @@ import argparse
 import os
 from pathlib import Path
 
+from transformers import AutoTokenizer
+
 from nemo_eval.default_model import default_model_dir
 from nemo_evaluator.benchmarks.base import LoglikelihoodRequest
 from nemo_evaluator.benchmarks.registry import get_benchmark
 from nemo_evaluator.core.dispatch_order import dispatch_order
 from nvidia_eval_commons.api.api_dataclasses import ConfigParams
-from transformers import AutoTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 MMLU_SUBJECTS = ["abstract_algebra", "high_school_geography", "philosophy", "virology"]
@@ -62,7 +63,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("NEMO_EVALUATOR_DATA_DIR", str(ROOT.parent / "shared" / "datasets"))
     tok = AutoTokenizer.from_pretrained(str(default_model_dir()))
-    print(f"| task | window | padding | tokens computed | vs dataset order |")
+    print("| task | window | padding | tokens computed | vs dataset order |")
     print("|---|---:|---:|---:|---:|")
     for task in args.tasks.split(","):
         extra = {"subjects": MMLU_SUBJECTS} if task == "mmlu" else {}

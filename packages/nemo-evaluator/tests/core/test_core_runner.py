@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from typing import Any
@@ -47,6 +48,31 @@ class ThreadNotingGsm8k(evalcore_support.TinyGsm8k):
 class BlockingScoreGsm8k(ThreadNotingGsm8k):
     name = "blocking_score_gsm8k"
     score_blocks = True
+
+
+SEEN_AT_FIRST_SCORE: list[int] = []
+UPSTREAM: list[OpenAIStubServer] = []
+
+
+def _completions(server: OpenAIStubServer) -> int:
+    return sum(1 for r in server.requests if r.path.endswith("/completions"))
+
+
+@register
+class SendNotingGsm8k(evalcore_support.TinyGsm8k):
+    """tiny_gsm8k that, scoring document 0, waits up to 2 s for the upstream to have seen
+    three requests and notes how many it saw."""
+
+    name = "send_noting_gsm8k"
+    size = 12
+
+    def score(self, doc: dict[str, Any], outputs: list[Output]) -> SampleScore:
+        if str(doc["doc_id"]) == "0":
+            deadline = time.monotonic() + 2.0
+            while _completions(UPSTREAM[0]) < 3 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            SEEN_AT_FIRST_SCORE.append(_completions(UPSTREAM[0]))
+        return super().score(doc, outputs)
 
 
 class ConcurrencyProbe:
@@ -99,6 +125,20 @@ def test_scoring_runs_on_the_loop_unless_the_benchmark_blocks(gsm8k_upstream, tm
     workers = SCORED_ON["blocking_score_gsm8k"]
     assert workers and not workers & loop_threads
     assert all(name.startswith("nemo-eval") for name in workers)
+
+
+def test_a_worker_sends_its_next_document_before_its_answer_is_scored(tmp_path) -> None:
+    SEEN_AT_FIRST_SCORE.clear()
+    with OpenAIStubServer(model="stub-model", reply=lambda p, body: " #### 18") as upstream:
+        UPSTREAM[:] = [upstream]
+        result = run(upstream.completions_url, tmp_path, "send_noting_gsm8k", parallelism=2)
+    assert result.metadata.num_samples == 12 and result.metadata.num_errors == 0
+    # two workers: the one whose answer to document 0 came first sent document 2 before
+    # document 0 was scored (scored first, document 2 would wait for the scoring)
+    assert SEEN_AT_FIRST_SCORE == [3]
+    rows = [json.loads(x) for x in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert [r["doc_id"] for r in rows] == [str(i) for i in range(12)]
+    assert all(r["error"] is None for r in rows)
 
 
 def test_a_caller_inside_an_event_loop_gets_the_same_result(gsm8k_upstream, tmp_path) -> None:

@@ -25,7 +25,6 @@ exchange (``asyncio.timeout``); a cancelled exchange closes its connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import zlib
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from .http_pool import UrlTarget, url_target
 
 _Key = tuple[str, str, int]
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11 and later
 
 
 class HttpProtocolError(ValueError):
@@ -101,11 +101,17 @@ class AsyncHttpPool:
 
     async def close(self) -> None:
         idle, self._idle = self._idle, {}
-        for conns in idle.values():
-            for _, writer in conns:
-                writer.close()
-                with contextlib.suppress(OSError, asyncio.CancelledError):
-                    await writer.wait_closed()
+        writers = [writer for conns in idle.values() for _, writer in conns]
+        for writer in writers:
+            writer.close()
+        # all together: one by one, a run that ends with hundreds open waits a turn of the
+        # loop for each
+        results = await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
+        for res in results:
+            if isinstance(res, BaseException) and not isinstance(
+                res, (OSError, asyncio.CancelledError)
+            ):
+                raise res
 
     @staticmethod
     def _target(url: str) -> UrlTarget:
@@ -128,11 +134,15 @@ class AsyncHttpPool:
         context = None
         if scheme == "https":
             context = self._ssl = self._ssl or ssl.create_default_context()
+        opening = asyncio.open_connection(host, port, ssl=context)
         try:
-            return await asyncio.wait_for(
-                asyncio.open_connection(host, port, ssl=context), timeout=timeout
-            )
-        except TimeoutError as exc:
+            if _timeout is None:  # Python 3.10
+                return await asyncio.wait_for(opening, timeout=timeout)
+            # a timeout scope rather than wait_for: no extra task per connection, which counts
+            # when a run opens hundreds of them at its start
+            async with _timeout(timeout):
+                return await opening
+        except (TimeoutError, asyncio.TimeoutError) as exc:
             raise TimeoutError(f"connecting to {host}:{port} took over {timeout:g} s") from exc
 
 

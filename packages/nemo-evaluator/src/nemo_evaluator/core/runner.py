@@ -1,10 +1,11 @@
 """Streams documents through the client on one event loop and journals each as it finishes.
 
-``parallelism`` worker coroutines take the next document from the list, build its requests,
-await the client (the adapter chain runs on this thread, the upstream call is awaited, so a
-waiting request costs no thread), score the outputs and journal the result, update the
-progress display and enforce the error budget, all on the loop's thread: nothing is shared
-between threads, and each finished document costs the same whatever the parallelism.
+``parallelism`` worker coroutines take the next document from the list, build its requests
+and await the client (the adapter chain runs on this thread, the upstream call is awaited, so
+a waiting request costs no thread); a finishing coroutine scores the outputs, journals the
+result, updates the progress display and enforces the error budget, all on the loop's
+thread: nothing is shared between threads, and each finished document costs the same
+whatever the parallelism.
 Benchmarks whose scoring blocks (running programs) score in the loop's worker threads, as do
 transports without ``asend`` (HTTP to the adapter server).
 
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -79,12 +81,13 @@ async def _work(
     doc: dict[str, Any],
     built: list[Request] | None = None,
 ) -> dict[str, Any]:
+    """Send ``doc``'s requests; scoring that blocks runs here (in a worker thread), other
+    scoring is left to :func:`_scored`, so that it runs after the next document went out."""
     start = time.perf_counter()
     record: dict[str, Any] = {"doc_id": str(doc["doc_id"]), "error": None}
-    score: SampleScore | None = None
-    reqs: list[Request] | None = None
+    result: dict[str, Any] = {"record": record, "score": None, "requests": None, "doc": doc}
     try:
-        reqs = bench.build_requests(doc) if built is None else built
+        result["requests"] = reqs = bench.build_requests(doc) if built is None else built
         outcome = await client.arun(reqs)
     except EvaluationConfigError:
         raise
@@ -100,16 +103,29 @@ async def _work(
             attempts=outcome.attempts,
             usage=outcome.usage,
         )
-        try:
-            if bench.score_blocks:
-                loop = asyncio.get_running_loop()
-                score = await loop.run_in_executor(None, bench.score, doc, outcome.outputs)
-            else:
-                score = bench.score(doc, outcome.outputs)
-        except Exception as err:
-            record["error"] = f"scoring failed: {type(err).__name__}: {err}"
+        if bench.score_blocks:
+            loop = asyncio.get_running_loop()
+            try:
+                result["score"] = await loop.run_in_executor(
+                    None, bench.score, doc, outcome.outputs
+                )
+            except Exception as err:
+                record["error"] = f"scoring failed: {type(err).__name__}: {err}"
+        else:
+            result["outputs"] = outcome.outputs
     record["latency_s"] = round(time.perf_counter() - start, 6)
-    return {"record": record, "score": score, "requests": reqs}
+    return result
+
+
+def _scored(bench: Benchmark, result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with its score, when :func:`_work` left the scoring to the finishing."""
+    outputs = result.pop("outputs", None)
+    if outputs is not None:
+        try:
+            result["score"] = bench.score(result["doc"], outputs)
+        except Exception as err:
+            result["record"]["error"] = f"scoring failed: {type(err).__name__}: {err}"
+    return result
 
 
 def run_docs(
@@ -143,7 +159,7 @@ def run_docs(
     )
 
     def finish(result: dict[str, Any]) -> None:
-        record = result["record"]
+        record = _scored(bench, result)["record"]
         journal.append(record)
         stats.finished += 1
         if record["error"]:
@@ -164,18 +180,51 @@ def run_docs(
                 f"the first {_ALL_FAILED_PROBE} samples all failed; last error: {stats.last_error}"
             )
 
+    # Answers are finished (scored, journaled, written out) by one coroutine, one per turn of
+    # the loop, so that a worker sends its next request as soon as its answer is in: when
+    # many answers arrive together, the next requests go out before the bookkeeping of the
+    # earlier ones instead of after it. A worker finishes answers itself when ``backlog``
+    # reaches ``parallelism`` (answers arriving faster than they are finished, as from a
+    # cache), so at most that many wait.
+    backlog: deque[dict[str, Any]] = deque()
+    waiting = asyncio.Event()
+    cap = max(1, parallelism)
+    live = [cap]
+
     async def worker() -> None:
-        for doc, built in doc_iter:  # one iterator shared by all workers, on one thread
-            finish(await _work(bench, client, doc, built))
+        try:
+            for doc, built in doc_iter:  # one iterator shared by all workers, on one thread
+                backlog.append(await _work(bench, client, doc, built))
+                if len(backlog) >= cap:
+                    finish(backlog.popleft())
+                waiting.set()
+        finally:
+            live[0] -= 1
+            waiting.set()
+
+    async def finisher() -> None:
+        while live[0] or backlog:
+            if not backlog:
+                waiting.clear()
+                await waiting.wait()
+                continue
+            finish(backlog.popleft())
+            await asyncio.sleep(0)
 
     async def main() -> None:
-        workers = [asyncio.ensure_future(worker()) for _ in range(max(1, parallelism))]
+        workers = [asyncio.ensure_future(worker()) for _ in range(cap)]
+        tasks = [*workers, asyncio.ensure_future(finisher())]
         try:
-            await asyncio.gather(*workers)
+            await asyncio.gather(*tasks)
         finally:
-            for task in workers:
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # answers already in are journaled whatever stopped the run (Ctrl-C, the error
+            # budget): none is lost
+            while backlog:
+                with contextlib.suppress(TooManyErrorsError):
+                    finish(backlog.popleft())
             aclose = getattr(client.transport, "aclose", None)
             if aclose is not None:
                 await aclose()
