@@ -76,7 +76,7 @@ class SendNotingGsm8k(evalcore_support.TinyGsm8k):
 
 
 class ConcurrencyProbe:
-    """A stub reply that holds each request briefly and records how many overlap."""
+    """A stub reply that holds each request for 0.15 s and records how many overlap."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -87,7 +87,7 @@ class ConcurrencyProbe:
             self.active += 1
             self.calls += 1
             self.peak = max(self.peak, self.active)
-        time.sleep(0.05)
+        time.sleep(0.15)  # long enough for every worker to have sent on a loaded machine
         with self.lock:
             self.active -= 1
         return " #### 18"

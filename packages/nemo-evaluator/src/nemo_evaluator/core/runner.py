@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import time
 from collections import deque
@@ -212,9 +213,14 @@ def run_docs(
             await asyncio.sleep(0)
 
     async def main() -> None:
-        workers = [asyncio.ensure_future(worker()) for _ in range(cap)]
-        tasks = [*workers, asyncio.ensure_future(finisher())]
+        tasks = [asyncio.ensure_future(finisher())]
         try:
+            # one worker per turn of the loop: started all at once, the first request would
+            # wait until every worker had built its own and opened its connection (80 ms at
+            # parallelism 256); this way it goes out at once and the others follow
+            for _ in range(cap):
+                tasks.append(asyncio.ensure_future(worker()))
+                await asyncio.sleep(0)
             await asyncio.gather(*tasks)
         finally:
             for task in tasks:
@@ -229,8 +235,26 @@ def run_docs(
             if aclose is not None:
                 await aclose()
 
-    run_loop(main(), threads=parallelism)
+    with _frozen_heap():
+        run_loop(main(), threads=parallelism)
     return stats
+
+
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The objects alive before the run (its documents, the benchmark's data, the modules)
+    are left out of the cyclic garbage collector's passes while it runs: a full pass over
+    them took 90 ms in a gsm8k run, and the passes grow with the dataset. Acyclic garbage
+    is freed as ever; the objects are handed back afterwards unless the process had frozen
+    objects of its own before (``nemo-eval deploy`` in the same process), whose freeze stays.
+    """
+    ours = gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if ours:
+            gc.unfreeze()
 
 
 def run_loop(coro: Coroutine[Any, Any, None], *, threads: int) -> None:
