@@ -149,3 +149,23 @@ def test_jsonl_lines_end_at_newline_only(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_bytes(body.encode("utf-8"))
     assert [r["q"] for r in read_jsonl(path)] == texts
+
+
+def test_jsonl_rows_read_as_json_reads_them_beyond_strict_json(tmp_path: Path) -> None:
+    """Rows are parsed fast where the JSON is strict, and as Python's json reads them where
+    it is not: NaN and Infinity, integers past 64 bits, an escaped lone surrogate, a
+    repeated key (the last wins), -0.0 and a float at the edge of double precision."""
+    lines = [
+        '{"x": NaN, "y": -Infinity}',
+        '{"big": 123456789012345678901234567890, "neg": -9223372036854775809}',
+        '{"s": "\\ud800 alone", "t": "caf\\u00e9 \\ud83d\\ude00"}',
+        '{"k": 1, "k": 2, "z": -0.0, "f": 2.2250738585072014e-308, "g": 1e400}',
+        '{"plain": [1, 2.5, "three", null, true], "nested": {"a": {"b": []}}}',
+    ]
+    path = tmp_path / "x.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = read_jsonl(path)
+    expected = [json.loads(line) for line in lines]
+    assert json.dumps(rows) == json.dumps(expected)  # NaN != NaN: compare the encodings
+    assert rows[1]["big"] == 123456789012345678901234567890 and rows[3]["k"] == 2
+    assert str(rows[3]["z"]) == "-0.0" and rows[2]["s"] == "\ud800 alone"
