@@ -112,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"nemo-eval: serving {handle.model_name} at {handle.url} (OpenAI API under /v1)", flush=True
     )
     handle.serve_forever()
+    # handed back to the collector for the interpreter's exit: objects still frozen then are
+    # never finalized, and native extensions loaded with torch (triton's nanobind modules)
+    # print a screenful of "leaked instance" warnings about them
+    gc.unfreeze()
     print("nemo-eval: stopped", flush=True)
     return 0
 
