@@ -115,9 +115,12 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=200, help="items per log-likelihood task")
     ap.add_argument("--gsm8k-limit", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2, help="torch threads, both sides")
-    ap.add_argument("--batch-size", type=int, default=8, help="lm-eval batch = our parallelism")
+    ap.add_argument("--batch-size", type=int, default=8, help="lm-eval's and our server's batch")
+    ap.add_argument(
+        "--parallelism", type=int, default=0, help="our requests in flight (default: the batch)"
+    )
     args = ap.parse_args()
-    args.parallelism = args.batch_size
+    args.parallelism = args.parallelism or args.batch_size
     args.mmlu_subjects = list(parity.MMLU_SUBJECTS_DEFAULT)
     args.humaneval_max_tokens = 256
     args.server_args = ["--max-batch-size", str(args.batch_size)]
@@ -127,7 +130,10 @@ def main() -> int:
     compile_bytecode(Path(sys.prefix), venv)
     work = parity.cache_dir() / "runs" / f"speed-{time.strftime('%Y%m%d-%H%M%S')}"
     work.mkdir(parents=True, exist_ok=True)
-    print(f"work dir {work}; torch threads {args.threads}, batch {args.batch_size}\n")
+    print(
+        f"work dir {work}; torch threads {args.threads}, batch {args.batch_size}, "
+        f"parallelism {args.parallelism}\n"
+    )
     print(
         "| task | items | ours s | lm-eval hf s | our speed (x lm-eval) "
         "| ours CPU s | lm-eval CPU s | CPU ratio | items agreeing |"
