@@ -75,6 +75,21 @@ def test_report_is_self_contained_and_escapes_samples():
     assert page.count("<script") == 2
 
 
+def test_a_score_that_is_not_a_number_leaves_the_embedded_json_strict():
+    """A browser's JSON.parse refuses the bare NaN and Infinity that Python's json writes: one
+    such score would leave the whole table empty. They are embedded as null."""
+    nan_sample = {**SAMPLES[0], "doc_id": "2", "score": {"f1": {"f1": float("nan")}}}
+    inf_sample = {**SAMPLES[0], "doc_id": "3", "extracted": {"ll": [float("-inf"), -1.5]}}
+    page = render_report(result(), [*SAMPLES, nan_sample, inf_sample])
+    data = page.split('id="samples-data">', 1)[1].split("</script>", 1)[0]
+
+    def refuse(word: str) -> None:
+        raise AssertionError(f"{word} in the embedded JSON")
+
+    rows = json.loads(data, parse_constant=refuse)
+    assert [r["id"] for r in rows] == ["0", "1", "2", "3"]
+
+
 ARC = {
     "doc_id": "7",
     "prompt": {

@@ -22,6 +22,7 @@ import yaml
 from nvidia_eval_commons.api.results import EvaluationResult
 from nvidia_eval_commons.files import atomic_open, atomic_write
 
+from .. import fast_json
 from .errors import OutputDirError
 
 RESULTS_YML = "results.yml"
@@ -89,10 +90,8 @@ class SamplesWriter:
         self._fh = fh
 
     def add(self, sample: Mapping[str, Any]) -> None:
-        # ASCII escapes: CPython's C encoder writes them much faster than raw UTF-8 (the file
-        # holds every prompt; this is a large share of a cached re-run), and readers see the
-        # same values either way
-        self._fh.write((json.dumps(sample) + "\n").encode("ascii"))
+        # the file holds every prompt: its encoding is a large share of a cached re-run
+        self._fh.write(fast_json.dumps(sample) + b"\n")
 
     def save(self, output_dir: Path) -> None:
         """Write what was added to ``output_dir``/samples.jsonl (atomically); for a writer

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import io
-import json
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -28,6 +27,7 @@ from nvidia_eval_commons.api.layout import entry_tree, headline_key, named_score
 from nvidia_eval_commons.api.results import EvaluationResult, Score
 from nvidia_eval_commons.files import atomic_open
 
+from .. import fast_json
 from .report_samples import sample_row
 
 REPORT_HTML = "report.html"
@@ -193,9 +193,9 @@ class ReportWriter:
     def add(self, sample: Mapping[str, Any]) -> None:
         row = sample_row(sample)
         self.counts[row["st"]] += 1
-        # ASCII escapes are faster to encode (see output.write_samples) and JSON.parse reads them
-        text = json.dumps(row).replace("<", "\\u003c")
-        self._rows.write((", " if self.total else "").encode() + text.encode("ascii"))
+        # JSON.parse reads the rows: NaN as null (a bare NaN would stop the whole page)
+        text = fast_json.dumps_strict(row).replace(b"<", b"\\u003c")
+        self._rows.write((b", " if self.total else b"") + text)
         self.total += 1
 
     def write(self, result: EvaluationResult, out: BinaryIO) -> None:
