@@ -28,8 +28,8 @@ from .errors import OutputDirError
 RESULTS_YML = "results.yml"
 RESULTS_JSON = "results.json"
 SAMPLES_JSONL = "samples.jsonl"
-_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 RUN_CONFIG = "run_config.json"
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter when built in
 
 _CAUSES = {
     errno.ENOSPC: ("no space left on the device", "free some space"),

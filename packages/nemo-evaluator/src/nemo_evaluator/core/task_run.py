@@ -138,6 +138,9 @@ def ordered_docs(docs: list[dict[str, Any]], seed: Any) -> list[dict[str, Any]]:
 
 _CHUNK = 256
 """Journal entries read back at a time while the outputs are written."""
+_HELD_AT_LEAST = 512
+"""Finished documents the in-order outputs may hold at any parallelism: half of it is the
+log-likelihood dispatch window (:func:`.dispatch_order.window_for`)."""
 
 
 @dataclass
@@ -206,7 +209,7 @@ class TaskRun:
     @property
     def _held_limit(self) -> int:
         """Finished documents held at most for the in-order outputs (see :mod:`.in_order`)."""
-        return max(2 * _CHUNK, 4 * self.config.params.parallelism)
+        return max(_HELD_AT_LEAST, 4 * self.config.params.parallelism)
 
     def execute(self) -> EvaluationResult:
         """Infer, then finish; the rows of samples.jsonl and report.html are written while
