@@ -129,12 +129,23 @@ def test_scoring_runs_on_the_loop_unless_the_benchmark_blocks(gsm8k_upstream, tm
 
 def test_a_worker_sends_its_next_document_before_its_answer_is_scored(tmp_path) -> None:
     SEEN_AT_FIRST_SCORE.clear()
-    with OpenAIStubServer(model="stub-model", reply=lambda p, body: " #### 18") as upstream:
+    first = evalcore_support.read_jsonl(evalcore_support.GSM8K_TEST, 1)[0]["question"]
+
+    def reply(prompt: str, body: dict[str, Any]) -> str:
+        # document 0 answers at once, every other one after 0.3 s: while document 0 is
+        # scored the other worker's request is still held, so the only request that can
+        # have reached the upstream besides the first two is the next one of document 0's
+        # worker
+        if first not in prompt:
+            time.sleep(0.3)
+        return " #### 18"
+
+    with OpenAIStubServer(model="stub-model", reply=reply) as upstream:
         UPSTREAM[:] = [upstream]
         result = run(upstream.completions_url, tmp_path, "send_noting_gsm8k", parallelism=2)
     assert result.metadata.num_samples == 12 and result.metadata.num_errors == 0
-    # two workers: the one whose answer to document 0 came first sent document 2 before
-    # document 0 was scored (scored first, document 2 would wait for the scoring)
+    # two workers: the one that had document 0 sent its next document before document 0
+    # was scored (scored first, the count would stay at 2: the scoring holds the loop)
     assert SEEN_AT_FIRST_SCORE == [3]
     rows = [json.loads(x) for x in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert [r["doc_id"] for r in rows] == [str(i) for i in range(12)]
