@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from shared_data import MISSING
 
+from nemo_evaluator.core.journal import read_progress
+
 # These tests read the real gsm8k and ARC files through the tiny benchmarks.
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
@@ -45,10 +47,7 @@ def run_cmd(gsm8k_upstream, out: Path, *extra: str) -> list[str]:
 
 
 def journaled(out: Path) -> int:
-    path = out / "journal.jsonl"
-    if not path.exists():
-        return 0
-    return sum(1 for line in path.read_text().splitlines() if '"kind": "sample"' in line)
+    return read_progress(out / "journal.jsonl")[0]
 
 
 def start_and_wait(gsm8k_upstream, out: Path, at_least: int) -> subprocess.Popen:

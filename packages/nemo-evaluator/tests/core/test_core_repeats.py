@@ -14,6 +14,7 @@ import pytest
 
 from nemo_evaluator.benchmarks.registry import get_benchmark
 from nemo_evaluator.core.evaluate import evaluate
+from nemo_evaluator.core.journal import read_progress
 from nemo_evaluator.stats import pass_at_k
 from nemo_evaluator.testing import GradedReply, OpenAIStubServer
 from nvidia_eval_commons.api.api_dataclasses import ConfigParams
@@ -116,12 +117,12 @@ def test_kill_9_mid_repeat_resumes_to_identical_results(graded_upstream, tmp_pat
     )
     journal = killed / "journal.jsonl"
     deadline = time.monotonic() + 60
-    while not journal.exists() or journal.read_text().count('"kind": "sample"') < 6:
+    while read_progress(journal)[0] < 6:
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
-    done = journal.read_text().count('"kind": "sample"')
+    done = read_progress(journal)[0]
     assert 6 <= done < N_DOCS * REPEATS
     graded_upstream.latency_s = 0.0
     subprocess.run(cli_cmd(graded_upstream, killed), check=True, timeout=120)

@@ -13,6 +13,7 @@ import pytest
 
 from nemo_evaluator.cli import main
 from nemo_evaluator.core.evaluate import evaluate
+from nemo_evaluator.core.journal import read_journal
 from nemo_evaluator.testing import OpenAIStubServer, token_logprob, tokenize
 
 ROWS = [
@@ -142,11 +143,7 @@ def test_chat_endpoint_gets_fewshot_as_messages(shared_data: Path, tmp_path: Pat
 
 
 def journaled(out: Path) -> list[str]:
-    path = out / "journal.jsonl"
-    if not path.exists():
-        return []
-    rows = [json.loads(x) for x in path.read_text().splitlines() if '"kind": "sample"' in x]
-    return [r["doc_id"] for r in rows]
+    return list(read_journal(out / "journal.jsonl")[1])  # in the order first journaled
 
 
 @pytest.mark.slow

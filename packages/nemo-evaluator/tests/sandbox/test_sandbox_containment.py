@@ -60,8 +60,9 @@ def test_infinite_loop_times_out_and_its_process_group_is_gone(limits, leftovers
 
 
 @pytest.mark.slow
-def test_cpu_time_limit_stops_a_busy_program_before_the_wall_clock(leftovers):
-    result = run_program("while True: pass", limits=SandboxLimits(timeout_s=20.0, cpu_time_s=1))
+def test_cpu_time_limit_stops_a_busy_program_before_the_wall_clock(limits, leftovers):
+    limits = SandboxLimits(timeout_s=20.0, cpu_time_s=1, isolation=limits.isolation)
+    result = run_program("while True: pass", limits=limits)
     assert result.status == "timeout"
     assert result.duration_s < 10.0
 

@@ -12,7 +12,6 @@ Bodies are kept as bytes and parsed at most once: ``json()`` caches the parsed v
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from .. import fast_json
 from .request_counters import RequestCounters
 
 _UNSET: Any = object()
@@ -28,8 +28,9 @@ _UNSET: Any = object()
 
 def dumps(obj: Any) -> bytes:
     """Canonical JSON bytes: compact UTF-8 with sorted keys. What goes on the wire, and what
-    the cache key is computed from, so that one encoding serves both."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    the cache key is computed from, so that one encoding serves both (``json``'s bytes,
+    made by orjson where it writes the same: see :func:`nemo_evaluator.fast_json.canonical`)."""
+    return fast_json.canonical(obj)
 
 
 class _JsonBody:
@@ -42,7 +43,7 @@ class _JsonBody:
     def json(self) -> Any:
         """The parsed body; raises ``ValueError`` when it is not JSON."""
         if self._json is _UNSET:
-            self._json = json.loads(self._body)
+            self._json = fast_json.loads(self._body)
         return self._json
 
     def json_or_none(self) -> Any:

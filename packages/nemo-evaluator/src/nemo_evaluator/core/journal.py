@@ -2,10 +2,13 @@
 
 Layout of ``<output_dir>/journal.jsonl``::
 
-    {"kind": "header", "version": 1, "settings": {...}}      settings that change results
-    {"kind": "plan", "docs": 5700}                            documents this run will have
-    {"kind": "sample", "doc_id": "...", "raw": [...], "error": null, "latency_s": ..., ...}
+    {"kind":"header","version":1,"settings":{...}}        settings that change results
+    {"kind":"plan","docs":5700}                            documents this run will have
+    {"kind":"sample","doc_id":"...","raw":[...],"error":null,"latency_s":...,...}
     ...
+
+Lines are compact UTF-8 JSON (``fast_json.dumps``); read them as JSON, never as text: a
+journal written before holds the same records with spaces after the separators.
 
 Every start or resume appends a ``plan`` line; the last one is the current total (what
 ``nv-eval status`` shows as progress, see :func:`read_progress`).
@@ -24,7 +27,6 @@ memory does not grow with the run's size.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 import time
@@ -32,12 +34,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import fast_json
 from .errors import EvaluationConfigError
 
 JOURNAL_NAME = "journal.jsonl"
 _VERSION = 1
-# what ``json.dumps(record, ensure_ascii=False)`` writes, without building an encoder per line
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -68,7 +69,7 @@ def _records(path: Path) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
                 return  # torn by a crash
             start, pos = pos, pos + len(line)
             try:
-                record = json.loads(line)
+                record = fast_json.loads(line)
             except ValueError:
                 record = None
             yield start, pos, record if isinstance(record, dict) else None
@@ -205,12 +206,12 @@ class Journal:
                 self._reader = self.path.open("rb")
             self._reader.seek(offset)
             line = self._reader.readline()
-        record: dict[str, Any] = json.loads(line)
+        record: dict[str, Any] = fast_json.loads(line)
         return record
 
     def _write(self, record: dict[str, Any]) -> int:
         """Write one line; its offset in the file."""
-        data = (_ENCODER.encode(record) + "\n").encode("utf-8")
+        data = fast_json.dumps(record) + b"\n"  # reads back as json.loads would have it
         self._fh.write(data)
         start, self._size = self._size, self._size + len(data)
         return start
