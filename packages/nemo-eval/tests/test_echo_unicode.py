@@ -108,3 +108,55 @@ def test_echo_of_token_ids_spells_their_bytes(
     lp = resp.json()["choices"][0]["logprobs"]
     assert lp["text_offset"][0] == len(text)
     assert lp["text_offset"] == sorted(lp["text_offset"])
+
+
+def _scored(url: str, prompts: list[str], **extra: Any) -> list[dict[str, Any]]:
+    resp = requests.post(
+        f"{url}/v1/completions",
+        json={"prompt": prompts, "max_tokens": 0, "logprobs": 1, "echo": True, **extra},
+        timeout=300,
+    )
+    assert resp.status_code == 200, resp.text
+    return [c["logprobs"] for c in sorted(resp.json()["choices"], key=lambda c: c["index"])]
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(context=unicode_text, continuation=unicode_text)
+def test_logprobs_from_a_character_keep_every_token_that_reaches_it(
+    served: Any, context: str, continuation: str
+) -> None:
+    prompts = [context + continuation, context + "∃" + continuation]
+    full = _scored(served.url, prompts)
+    cut = _scored(served.url, prompts, echo_logprobs_from=[len(context), len(context)])
+    for a, b, text in zip(full, cut, prompts, strict=True):
+        assert a["tokens"] == b["tokens"] and a["text_offset"] == b["text_offset"]
+        boundary = len(context.encode())
+        end = 0
+        for i, token in enumerate(b["tokens"]):
+            end += len(spelled_bytes(token))
+            x, y = a["token_logprobs"][i], b["token_logprobs"][i]
+            if end > boundary and i > 0:  # a byte of this token lies in the continuation
+                assert y is not None and y == pytest.approx(x, abs=1e-4), (text, i, token)
+                assert b["top_logprobs"][i] is not None
+            else:
+                assert y is None or y == pytest.approx(x, abs=1e-4)
+        assert len(text) > len(context)
+
+
+def test_logprobs_from_is_listed_and_checked(served: Any) -> None:
+    models = requests.get(f"{served.url}/v1/models", timeout=30).json()["data"]
+    assert "echo_logprobs_from" in models[0]["capabilities"]
+    for bad in (-1, "3", [1, 2], True, 1.5):
+        resp = requests.post(
+            f"{served.url}/v1/completions",
+            json={"prompt": "a b", "max_tokens": 0, "echo": True, "echo_logprobs_from": bad},
+            timeout=60,
+        )
+        assert resp.status_code == 400, bad
+        assert "echo_logprobs_from" in resp.text
+    one = _scored(served.url, ["Question: 2+2?\nAnswer: 4"], echo_logprobs_from=22)[0]
+    assert one["token_logprobs"][1] is None and one["token_logprobs"][-1] is not None

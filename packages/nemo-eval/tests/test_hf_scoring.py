@@ -192,3 +192,37 @@ def test_batching_queue_fills_batches_by_rows(engine: Any) -> None:
     for i, ctx in enumerate(questions):
         alone = engine.generate([scoring(ctx + engine.tokenize(" A", special=False))])[0]
         assert out[i][0].prompt_logprobs[1:] == pytest.approx(alone.prompt_logprobs[1:], abs=1e-4)
+
+
+def test_logprobs_from_skips_the_context_and_keeps_the_rest_exact(engine: Any) -> None:
+    ctx = engine.tokenize("Question: which planet is the largest in the solar system?\nAnswer:")
+    letters = [ctx + engine.tokenize(f" {c}") for c in "ABCD"]
+    endings = [ctx + engine.tokenize(e) for e in [" Jupiter, by far", " Saturn"]]
+    longer = engine.tokenize("Another question, longer than the first one, on its own.")
+    prompts = [*letters, *endings, longer]
+    want = engine.generate([scoring(ids) for ids in prompts])
+
+    def cut(ids: list[int], start: int) -> GenerateRequest:
+        req = scoring(ids)
+        req.logprobs_from = start
+        return req
+
+    # a batch whose rows all want only their continuation: the context comes back null
+    only = engine.generate([cut(ids, len(ctx)) for ids in letters])
+    for a, b in zip(want, only, strict=False):
+        assert b.prompt_logprobs[: len(ctx)] == [None] * len(ctx)
+        assert b.prompt_top_logprobs[: len(ctx)] == [None] * len(ctx)
+        assert b.prompt_logprobs[len(ctx) :] == pytest.approx(
+            a.prompt_logprobs[len(ctx) :], abs=1e-4
+        )
+    # mixed starts in one batch (one row from token 0: everything): the wanted tokens are
+    # exact, the others null or exact
+    starts = [len(ctx)] * 3 + [0, len(ctx), len(ctx) + 1, 3]
+    got = engine.generate([cut(ids, s) for ids, s in zip(prompts, starts, strict=True)])
+    for start, a, b in zip(starts, want, got, strict=True):
+        assert len(b.prompt_logprobs) == len(a.prompt_logprobs)
+        assert b.prompt_logprobs[start:] == pytest.approx(a.prompt_logprobs[start:], abs=1e-4)
+        for x, y in zip(a.prompt_top_logprobs[start:], b.prompt_top_logprobs[start:], strict=True):
+            assert (x is None and y is None) or list(x) == list(y)
+        for x, y in zip(a.prompt_logprobs[:start], b.prompt_logprobs[:start], strict=True):
+            assert y is None or y == pytest.approx(x, abs=1e-4)

@@ -7,10 +7,18 @@ layout) happens here; generation goes to ``submit``, which the serving backend p
 The completions ``logprobs`` object follows the legacy OpenAI layout that lm-evaluation-harness's
 ``local-completions`` model reads: ``tokens``, ``token_logprobs`` (the first prompt token's is
 ``null`` under ``echo``), ``top_logprobs`` (token -> logprob maps) and ``text_offset``.
+
+One extension, listed as a capability in ``GET /v1/models``: ``echo_logprobs_from`` (a
+character offset into the prompt, or one per prompt) asks for the log-probabilities of the
+echoed tokens from that character on only; the tokens wholly before it get ``null``. A
+scoring client that needs only the continuation's tokens sets it to the context's length,
+and the engine skips the output layer over the context (a fifth of an MMLU question's work).
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import time
 import uuid
@@ -28,6 +36,19 @@ log = logging.getLogger(__name__)
 
 Submit = Callable[[list[GenerateRequest]], list[GenerateResult]]
 MAX_TOP_LOGPROBS = 20
+CAPABILITIES = ("echo_logprobs_from",)
+
+
+def _byte_of_char(data: bytes, index: int) -> int:
+    """Where character ``index`` of UTF-8 ``data`` begins (characters counted by their lead
+    bytes, as ``text_offset`` counts them); ``len(data)`` past the end."""
+    chars = 0
+    for i, byte in enumerate(data):
+        if byte & 0xC0 != 0x80:
+            if chars == index:
+                return i
+            chars += 1
+    return len(data)
 
 
 def _number(body: dict[str, Any], key: str, default: float, *, lo: float, hi: float) -> float:
@@ -139,8 +160,10 @@ class OpenAiApi:
         logprobs = _int(body, "logprobs", None, lo=0, hi=MAX_TOP_LOGPROBS)
         echo = bool(body.get("echo", False))
         params = self._sampling(body)
+        starts = self._logprobs_from(body, prompts) if echo else [0] * len(prompts)
         reqs = [
-            GenerateRequest(prompt_ids=p, logprobs=logprobs, echo=echo, **params) for p in prompts
+            GenerateRequest(prompt_ids=p, logprobs=logprobs, echo=echo, logprobs_from=s, **params)
+            for p, s in zip(prompts, starts, strict=True)
         ]
         results = self.submit(reqs)
         choices, prompt_tokens, completion_tokens = [], 0, 0
@@ -170,6 +193,38 @@ class OpenAiApi:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+    def _logprobs_from(self, body: dict[str, Any], prompts: list[list[int]]) -> list[int]:
+        """Per prompt, the first token whose log-probability ``echo_logprobs_from`` asks for
+        (0: all): the first token holding a byte of the offset's character or of one after
+        it, and one token more before it."""
+        raw = body.get("echo_logprobs_from")
+        if raw is None:
+            return [0] * len(prompts)
+        chars = raw if isinstance(raw, list) else [raw] * len(prompts)
+        if len(chars) != len(prompts) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in chars
+        ):
+            raise RequestError(
+                "'echo_logprobs_from' must be a character offset (an integer >= 0) or a list "
+                "of them, one per prompt",
+                param="echo_logprobs_from",
+            )
+        raw_prompts = body.get("prompt")
+        texts = raw_prompts if isinstance(raw_prompts, list) else [raw_prompts]
+        if len(texts) != len(prompts):  # one prompt given as token ids
+            texts = [None] * len(prompts)
+        starts = []
+        for ids, at, text in zip(prompts, chars, texts, strict=True):
+            pieces = self.text.token_bytes(ids)
+            spelled = b"".join(pieces)
+            if isinstance(text, str) and spelled != text.encode("utf-8", "surrogatepass"):
+                starts.append(0)  # the tokens do not spell the text: offsets would not match
+                continue
+            ends = list(itertools.accumulate(len(p) for p in pieces))
+            first = bisect.bisect_right(ends, _byte_of_char(spelled, at))
+            starts.append(max(0, first - 1))
+        return starts
 
     def _completion_logprobs(self, req: GenerateRequest, res: GenerateResult) -> dict[str, Any]:
         """The legacy ``logprobs`` object; tokens and offsets follow docs/deploy.md's contract."""
@@ -271,6 +326,7 @@ class OpenAiApi:
                     "object": "model",
                     "created": self.created,
                     "owned_by": "nemo-eval",
+                    "capabilities": list(CAPABILITIES),
                 }
             ],
         }

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 import flask
 import pytest
 
+from nemo_evaluator.benchmarks.base import LoglikelihoodRequest
+from nemo_evaluator.core.client import ModelClient
 from nemo_evaluator.core.errors import PreflightError
 from nemo_evaluator.core.evaluate import evaluate
-from nemo_evaluator.core.preflight import preflight
+from nemo_evaluator.core.preflight import preflight, served_capabilities
 from nemo_evaluator.testing import OpenAIStubServer
 from nvidia_eval_commons.wsgi_server import WsgiServer
 
@@ -152,3 +154,36 @@ def test_evaluate_fails_before_the_first_sample_and_can_skip_it(tmp_path, shared
         skip = {**config, "params": {"limit_samples": 2, "extra": {"preflight": False}}}
         result = evaluate(target, skip)
     assert result.metadata.num_samples == 2 and up.models_requests == 1
+
+
+def test_capabilities_are_read_from_the_model_list_and_never_fail(
+    chat_only_server: str, closing_server: str
+) -> None:
+    app = flask.Flask("capable")
+
+    @app.get("/v1/models")
+    def models() -> object:
+        return {"data": [{"id": "m", "capabilities": ["echo_logprobs_from", 7]}, {"id": "n"}]}
+
+    with WsgiServer(app, threads=2, name="preflight-capable") as server:
+        caps = served_capabilities(server.url + "/v1/completions", api_key=None)
+    assert caps == frozenset({"echo_logprobs_from"})
+    # a server without the field, one that closes the connection, nothing listening
+    assert served_capabilities(chat_only_server + "/v1/completions", api_key=None) == frozenset()
+    assert served_capabilities(closing_server + "/v1/completions", api_key=None) == frozenset()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    assert served_capabilities(f"http://127.0.0.1:{port}/v1/completions", api_key=None) == (
+        frozenset()
+    )
+
+
+def test_the_client_tells_a_capable_server_where_each_continuation_starts() -> None:
+    reqs = [LoglikelihoodRequest("Frage: Größe?\nAntwort:", " A"), LoglikelihoodRequest("∃x", "")]
+    plain = ModelClient(None, endpoint_type="completions", model_id="m")  # type: ignore[arg-type]
+    assert "echo_logprobs_from" not in plain.loglikelihood_payload(reqs)
+    told = ModelClient(None, endpoint_type="completions", model_id="m", echo_logprobs_from=True)  # type: ignore[arg-type]
+    payload = told.loglikelihood_payload(reqs)
+    assert payload["echo_logprobs_from"] == [22, 2]  # characters, not bytes
+    assert payload["prompt"] == ["Frage: Größe?\nAntwort: A", "∃x"]

@@ -47,6 +47,9 @@ class GenerateRequest:
     """Top-k alternatives per position; ``None`` for no log-probabilities at all."""
     echo: bool = False
     """Also score the prompt (log-probabilities of each prompt token given the ones before)."""
+    logprobs_from: int = 0
+    """Under ``echo``, the first prompt token whose log-probability is wanted; an engine may
+    leave the ones before it ``None`` (and skip their work) or compute them anyway."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -11,7 +11,11 @@ rest of their tokens on top of the prefix's key/value cache, all rows of a batch
 
 Prefixes are left-padded and continuations right-padded, with explicit position ids and
 attention masks, so each row computes what it would compute alone (within float rounding).
-Groups are batched in order of length so that padding stays small.
+Groups are batched in order of length so that padding stays small. The output layer (the
+vocabulary projection, a fifth of a small model's work per token) runs only over the prefix
+positions whose log-probabilities are wanted: all of them by default, the last one when every
+request of the batch asks only for its continuation's (``logprobs_from``, the API's
+``echo_logprobs_from``), as the evaluator's log-likelihood requests do.
 
 Clients that score through the generation API (lm-eval's ``local-completions``) ask for one
 greedy token as well (``max_tokens=1``, temperature 0) and ignore it. Such a request is scored
@@ -143,25 +147,32 @@ class PrefixScorer:
             mask[b, width - len(g.prefix) :] = 1
         ids, mask = ids.to(self._device), mask.to(self._device)
         longer = [(b, i) for b, g in enumerate(batch) for i in g.rows if self._span(reqs[i], g) > 0]
+        # the prefix positions whose output the batch needs, counted from its end: those
+        # that give the wanted prompt tokens' log-probabilities, and the last (the next token)
+        keep = max(_kept(g, reqs) for g in batch)
         out = self._model(
             input_ids=ids,
             attention_mask=mask,
             position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
             use_cache=bool(longer),
+            logits_to_keep=0 if keep >= width else keep,
         )
+        kept = out.logits.shape[1]  # the last ``kept`` positions of every row
         for b, g in enumerate(batch):
             n = len(g.prefix)
-            logp = torch.log_softmax(out.logits[b, width - n :].float(), dim=-1)
+            m = min(kept, n)  # prefix positions n - m .. n - 1
+            logp = torch.log_softmax(out.logits[b, kept - m :].float(), dim=-1)
             k = max(reqs[i].logprobs or 0 for i in g.rows)
-            targets = torch.tensor(g.prefix[1:], dtype=torch.long, device=logp.device)
-            shared_lp = logp[:-1].gather(-1, targets[:, None])[:, 0].tolist() if n > 1 else []
-            shared_top = self._tops(logp[:-1], k) if n > 1 else []
+            targets = torch.tensor(g.prefix[n - m + 1 :], dtype=torch.long, device=logp.device)
+            shared_lp = logp[:-1].gather(-1, targets[:, None])[:, 0].tolist() if m > 1 else []
+            shared_top = self._tops(logp[:-1], k) if m > 1 else []
+            skipped: list[None] = [None] * (n - m + 1)  # position 0, and those not kept
             nxt = logp[-1]
             for i in g.rows:
                 req, res = reqs[i], results[i]
                 kk = req.logprobs or 0
-                res.prompt_logprobs = [None, *shared_lp]
-                res.prompt_top_logprobs = [None, *(_first(t, kk) for t in shared_top)]
+                res.prompt_logprobs = [*skipped, *shared_lp]
+                res.prompt_top_logprobs = [*skipped, *(_first(t, kk) for t in shared_top)]
                 if len(req.prompt_ids) > n:
                     first = req.prompt_ids[n]
                     res.prompt_logprobs.append(float(nxt[first]))
@@ -225,6 +236,14 @@ class PrefixScorer:
             assert res.prompt_logprobs is not None and res.prompt_top_logprobs is not None
             res.prompt_logprobs += logp.gather(-1, targets[:, None])[:, 0].tolist()
             res.prompt_top_logprobs += self._tops(logp, req.logprobs or 0)
+
+
+def _kept(group: Group, reqs: list[GenerateRequest]) -> int:
+    """How many of ``group``'s last prefix positions its requests need: from the one before
+    the first wanted prompt token (``logprobs_from``, at least token 1) to the last."""
+    n = len(group.prefix)
+    first = min(max(1, reqs[i].logprobs_from) for i in group.rows)
+    return n - min(first, n) + 1
 
 
 def _first(top: dict[str, float], k: int) -> dict[str, float]:

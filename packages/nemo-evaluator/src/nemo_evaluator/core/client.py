@@ -102,8 +102,12 @@ class ModelClient:
         loglikelihood_batch_size: int = 16,
         backoff_s: float = 0.5,
         sample_timeout: float | None = None,
+        echo_logprobs_from: bool = False,
     ) -> None:
         self.transport = transport
+        # the server scores only the continuation's tokens when told where it starts
+        # (nemo-eval's extension; sent only to a server that lists it)
+        self.echo_logprobs_from = echo_logprobs_from
         self.endpoint_type = endpoint_type
         self.model_id = model_id
         self.max_retries = max_retries
@@ -154,6 +158,11 @@ class ModelClient:
             "echo": True,
             "logprobs": 1,
             "temperature": 0.0,
+            **(
+                {"echo_logprobs_from": [len(r.context) for r in reqs]}
+                if self.echo_logprobs_from
+                else {}
+            ),
         }
 
     # -- sending ---------------------------------------------------------------------------

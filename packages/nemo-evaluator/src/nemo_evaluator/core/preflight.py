@@ -107,6 +107,22 @@ def _served_models(url: str, *, api_key: str | None) -> list[str] | None:
         return None
 
 
+def served_capabilities(url: str, *, api_key: str | None) -> frozenset[str]:
+    """The extensions the server's ``/v1/models`` lists under ``capabilities`` (nemo-eval's
+    own server: ``echo_logprobs_from``); empty for any other server, or on any error."""
+    try:
+        resp = _get("GET", base_url(url) + "/v1/models", api_key=api_key)
+        models = resp.json().get("data") if resp.status_code == 200 else None
+        return frozenset(
+            str(c)
+            for m in models or ()
+            for c in (m.get("capabilities") or ())
+            if isinstance(c, str)
+        )
+    except (PreflightError, OSError, ValueError, AttributeError, TypeError):
+        return frozenset()
+
+
 def _status(url: str, *, api_key: str | None) -> int:
     """``GET url``: a POST-only route answers 405 (or 400, 200...), a missing one 404."""
     return _get("GET", url, api_key=api_key).status_code
@@ -174,4 +190,4 @@ def preflight(
     return model_id or (served[0] if served else None)
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "READ_TIMEOUT_S", "preflight"]
+__all__ = ["CONNECT_TIMEOUT_S", "READ_TIMEOUT_S", "preflight", "served_capabilities"]

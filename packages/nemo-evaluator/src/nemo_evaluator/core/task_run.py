@@ -48,7 +48,7 @@ from .output import (
     write_results,
     write_run_config,
 )
-from .preflight import preflight
+from .preflight import preflight, served_capabilities
 from .report import ReportWriter, finish_report
 from .resume_keys import result_settings
 from .run_config import max_error_fraction, run_config, target_without_key
@@ -282,6 +282,7 @@ class TaskRun:
 
     def _send(self) -> None:
         params, ep = self.config.params, self.target.api_endpoint
+        capabilities: frozenset[str] = frozenset()
         with ExitStack() as stack:
             stack.enter_context(ShortSwitchInterval())
             if params.extra.get("preflight", True) is not False:
@@ -293,6 +294,7 @@ class TaskRun:
                     api_key=ep.resolved_api_key(),
                     model_id=self.model_id,
                 )
+                capabilities = served_capabilities(upstream, api_key=ep.resolved_api_key())
             pipeline, transport = build_pipeline(
                 stack, self.target, self.config, self.adapter, self.output_dir
             )
@@ -310,6 +312,7 @@ class TaskRun:
                 seed=params.seed,
                 loglikelihood_batch_size=int(params.extra.get("loglikelihood_batch_size", 16)),
                 sample_timeout=params.sample_timeout,
+                echo_logprobs_from="echo_logprobs_from" in capabilities,
             )
             progress = stack.enter_context(
                 ProgressDisplay(
