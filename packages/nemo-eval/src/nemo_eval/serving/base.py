@@ -76,10 +76,16 @@ def check_port_free(host: str, port: int) -> None:
             raise
 
 
+# A request thread mostly waits for its batch: 64 let an evaluator at parallelism 64 have every
+# request in the batcher's queue (with 16, the rest waited in waitress's own queue, out of the
+# batches' reach, and waitress logged "Task queue depth" for each of them).
+HTTP_THREADS = 64
+
+
 class HttpServer(WsgiServer):
     """The OpenAI app served by the shared waitress lifecycle; a busy port is PortInUseError."""
 
-    def __init__(self, app: Any, *, host: str, port: int, threads: int = 16) -> None:
+    def __init__(self, app: Any, *, host: str, port: int, threads: int = HTTP_THREADS) -> None:
         check_port_free(host, port)
         try:
             super().__init__(app, host=host, port=port, threads=threads, name="nemo-eval-http")
