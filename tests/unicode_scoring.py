@@ -136,8 +136,12 @@ def reference_logprobs(
     ]
 
 
-def echo_logprobs(url: str, items: Sequence[Item], *, batch: int = 4) -> list[dict[str, Any]]:
-    """The ``logprobs`` object of each item's echo, prompts sent in lists as the client does."""
+def echo_logprobs(
+    url: str, items: Sequence[Item], *, batch: int = 4, from_context: bool = False
+) -> list[dict[str, Any]]:
+    """The ``logprobs`` object of each item's echo, prompts sent in lists as the client does;
+    ``from_context``: with ``echo_logprobs_from`` at each context's end, as the evaluator
+    sends them to a nemo-eval server (the context's tokens come back null)."""
     out: list[dict[str, Any]] = []
     for lo in range(0, len(items), batch):
         chunk = items[lo : lo + batch]
@@ -149,6 +153,11 @@ def echo_logprobs(url: str, items: Sequence[Item], *, batch: int = 4) -> list[di
                 "echo": True,
                 "logprobs": 1,
                 "temperature": 0.0,
+                **(
+                    {"echo_logprobs_from": [len(it.context) for it in chunk]}
+                    if from_context
+                    else {}
+                ),
             },
             timeout=600,
         )
