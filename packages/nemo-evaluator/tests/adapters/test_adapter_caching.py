@@ -3,6 +3,7 @@ processes and crashes; only successes stored; a hit never reaches upstream."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -40,6 +41,27 @@ def test_key_covers_model_url_and_canonical_body() -> None:
     assert cache_key(reordered, url="http://h/v1/chat/completions", model="m") == key
     assert cache_key(body, url="http://other/v1/chat/completions", model="m") != key
     assert cache_key(body, url="http://h/v1/chat/completions", model="m2") != key
+
+
+def test_keys_of_caches_written_before_still_match() -> None:
+    # the key as every earlier release computed it: SHA-256 of the URL, the model and json's
+    # compact sorted UTF-8 encoding of the body (now made by orjson where it is the same)
+    body = {
+        "model": "m",
+        "prompt": ["Frage: Größe? ∃x 😀\nAntwort:", "\u2028\x00"],
+        "temperature": 0.0,
+        "top_p": 0.95,
+        "logprobs": 1,
+        "echo": True,
+        "seed": 2**40,
+        "stop": ("Q:", "\n\n"),
+        "tiny": 1e-05,
+    }
+    url = "http://h/v1/completions"
+    canonical = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(f"{url}\x00m\x00".encode() + canonical.encode()).hexdigest()
+    assert cache_key(body, url=url, model="m") == digest
+    assert cache_key({**body, "tiny": 0.5}, url=url, model="m") != digest
 
 
 def test_the_wire_encoding_is_the_key_encoding(upstream, make_pipeline, monkeypatch) -> None:
