@@ -15,7 +15,7 @@ from nemo_evaluator.benchmarks.base import LoglikelihoodRequest
 from nemo_evaluator.core.client import ModelClient
 from nemo_evaluator.core.errors import PreflightError
 from nemo_evaluator.core.evaluate import evaluate
-from nemo_evaluator.core.preflight import preflight, served_capabilities
+from nemo_evaluator.core.preflight import preflight
 from nemo_evaluator.testing import OpenAIStubServer
 from nvidia_eval_commons.wsgi_server import WsgiServer
 
@@ -99,7 +99,7 @@ def test_refused_key_names_the_key_setting() -> None:
         assert (
             preflight(
                 up.completions_url, endpoint_type="completions", api_key="right", model_id=None
-            )
+            ).model_id
             == "stub-model"
         )
     assert "needs an API key (HTTP 401)" in missing and "api_key_env" in missing
@@ -114,7 +114,7 @@ def test_wrong_path_names_the_url_to_use() -> None:
         assert message.endswith(f"use {up.url}/v1/completions")
         # the right URL passes, with or without the trailing slash, and asks nothing billed
         for url in (up.completions_url, up.completions_url + "/"):
-            assert preflight(url, endpoint_type="completions", api_key=None, model_id=None)
+            assert preflight(url, endpoint_type="completions", api_key=None, model_id=None).model_id
         assert up.request_count == 0 and up.models_requests >= 2
 
 
@@ -126,13 +126,15 @@ def test_wrong_endpoint_type_names_the_other(chat_only_server: str) -> None:
 
 def test_unknown_model_lists_the_served_ones(chat_only_server: str, capsys) -> None:
     url = chat_only_server + "/v1/chat/completions"
-    assert preflight(url, endpoint_type="chat", api_key=None, model_id="gpt") == "gpt"
+    assert preflight(url, endpoint_type="chat", api_key=None, model_id="gpt").model_id == "gpt"
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"warning: model 'gpt' is not listed by {chat_only_server}/v1/models")
     assert "served: chat-model, other-model" in line and "--model-id" in line
-    assert preflight(url, endpoint_type="chat", api_key=None, model_id="other-model")
+    assert preflight(url, endpoint_type="chat", api_key=None, model_id="other-model").model_id
     assert capsys.readouterr().err == ""
-    assert preflight(url, endpoint_type="chat", api_key=None, model_id=None) == "chat-model"
+    assert preflight(url, endpoint_type="chat", api_key=None, model_id=None).model_id == (
+        "chat-model"
+    )
 
 
 def test_evaluate_fails_before_the_first_sample_and_can_skip_it(tmp_path, shared_data) -> None:
@@ -156,27 +158,30 @@ def test_evaluate_fails_before_the_first_sample_and_can_skip_it(tmp_path, shared
     assert result.metadata.num_samples == 2 and up.models_requests == 1
 
 
-def test_capabilities_are_read_from_the_model_list_and_never_fail(
-    chat_only_server: str, closing_server: str
-) -> None:
+def test_capabilities_are_read_from_the_model_list(chat_only_server: str) -> None:
     app = flask.Flask("capable")
+    listed: list[object] = [["echo_logprobs_from", 7]]
 
     @app.get("/v1/models")
     def models() -> object:
-        return {"data": [{"id": "m", "capabilities": ["echo_logprobs_from", 7]}, {"id": "n"}]}
+        return {"data": [{"id": "m", "capabilities": listed[0]}, {"id": "n"}]}
+
+    @app.post("/v1/completions")
+    def completions() -> object:
+        return {"choices": [{"text": "hi"}]}
+
+    def capabilities(url: str) -> frozenset[str]:
+        return preflight(url, endpoint_type="completions", api_key=None, model_id="m").capabilities
 
     with WsgiServer(app, threads=2, name="preflight-capable") as server:
-        caps = served_capabilities(server.url + "/v1/completions", api_key=None)
-    assert caps == frozenset({"echo_logprobs_from"})
-    # a server without the field, one that closes the connection, nothing listening
-    assert served_capabilities(chat_only_server + "/v1/completions", api_key=None) == frozenset()
-    assert served_capabilities(closing_server + "/v1/completions", api_key=None) == frozenset()
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    assert served_capabilities(f"http://127.0.0.1:{port}/v1/completions", api_key=None) == (
-        frozenset()
+        assert capabilities(server.url + "/v1/completions") == frozenset({"echo_logprobs_from"})
+        listed[0] = "echo_logprobs_from"  # a string, not a list: not read letter by letter
+        assert capabilities(server.url + "/v1/completions") == frozenset()
+    # a server without the field
+    chat = preflight(
+        chat_only_server + "/v1/chat/completions", endpoint_type="chat", api_key=None, model_id=None
     )
+    assert chat == ("chat-model", frozenset())
 
 
 def test_the_client_tells_a_capable_server_where_each_continuation_starts() -> None:

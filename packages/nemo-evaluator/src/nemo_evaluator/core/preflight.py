@@ -6,7 +6,8 @@ setting fails in seconds with one line:
 1. ``GET <base>/v1/models`` (with the API key): an unreachable host or a closed connection and
    a refused key (401/403) are errors; a ``model_id`` the server does not list is a warning
    line listing the served ones (some servers, nemo-eval's among them, answer any model
-   name); when ``model_id`` is empty, the first served model is the one evaluated.
+   name); when ``model_id`` is empty, the first served model is the one evaluated. The
+   extensions the list names under ``capabilities`` come back with the model id.
 2. ``GET <url>``: a POST-only route answers 405, a missing one 404. On a 404 the other OpenAI
    paths of the server are tried, and the line names the URL to use, or says that the server
    serves the other endpoint type.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import sys
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -92,35 +94,37 @@ def _auth_refused(resp: requests.Response, url: str, *, key_set: bool) -> Prefli
     )
 
 
-def _served_models(url: str, *, api_key: str | None) -> list[str] | None:
-    """The served model ids, or None when the server has no usable model list."""
+class Preflight(NamedTuple):
+    """What the check learnt: the model id to send (None when the server lists no models and
+    none was given) and the extensions the server lists under ``capabilities`` in
+    ``/v1/models`` (nemo-eval's own server: ``echo_logprobs_from``; empty for any other)."""
+
+    model_id: str | None
+    capabilities: frozenset[str]
+
+
+def _served_models(url: str, *, api_key: str | None) -> tuple[list[str] | None, frozenset[str]]:
+    """The served model ids (None when the server has no usable model list) and the
+    capabilities the list names."""
     models_url = base_url(url) + "/v1/models"
     resp = _get("GET", models_url, api_key=api_key)
     if resp.status_code in (401, 403):
         raise _auth_refused(resp, models_url, key_set=bool(api_key))
     if resp.status_code != 200:
-        return None
+        return None, frozenset()
     try:
         data = resp.json().get("data")
-        return [str(m["id"]) for m in data]
+        ids = [str(m["id"]) for m in data]
     except (ValueError, AttributeError, KeyError, TypeError):
-        return None
-
-
-def served_capabilities(url: str, *, api_key: str | None) -> frozenset[str]:
-    """The extensions the server's ``/v1/models`` lists under ``capabilities`` (nemo-eval's
-    own server: ``echo_logprobs_from``); empty for any other server, or on any error."""
-    try:
-        resp = _get("GET", base_url(url) + "/v1/models", api_key=api_key)
-        models = resp.json().get("data") if resp.status_code == 200 else None
-        return frozenset(
-            str(c)
-            for m in models or ()
-            for c in (m.get("capabilities") or ())
-            if isinstance(c, str)
-        )
-    except (PreflightError, OSError, ValueError, AttributeError, TypeError):
-        return frozenset()
+        return None, frozenset()
+    caps = frozenset(
+        c
+        for m in data  # each one a mapping: its "id" was read above
+        if isinstance(m.get("capabilities"), list)
+        for c in m["capabilities"]
+        if isinstance(c, str)
+    )
+    return ids, caps
 
 
 def _status(url: str, *, api_key: str | None) -> int:
@@ -170,10 +174,10 @@ def _check_path(url: str, *, endpoint_type: str, api_key: str | None) -> None:
 
 def preflight(
     url: str, *, endpoint_type: str, api_key: str | None, model_id: str | None
-) -> str | None:
-    """Check the endpoint as described above; returns the model id to send (or None when
-    the server lists no models and none was given)."""
-    served = _served_models(url, api_key=api_key)
+) -> Preflight:
+    """Check the endpoint as described above; returns the model id to send and the
+    server's capabilities."""
+    served, capabilities = _served_models(url, api_key=api_key)
     if served is not None and model_id is not None and model_id not in served:
         more = f" (+{len(served) - 20} more)" if len(served) > 20 else ""
         shown = ", ".join(served[:20]) + more
@@ -187,7 +191,7 @@ def preflight(
             flush=True,
         )
     _check_path(url, endpoint_type=endpoint_type, api_key=api_key)
-    return model_id or (served[0] if served else None)
+    return Preflight(model_id or (served[0] if served else None), capabilities)
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "READ_TIMEOUT_S", "preflight", "served_capabilities"]
+__all__ = ["CONNECT_TIMEOUT_S", "READ_TIMEOUT_S", "Preflight", "preflight"]

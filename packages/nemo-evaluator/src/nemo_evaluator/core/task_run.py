@@ -48,7 +48,7 @@ from .output import (
     write_results,
     write_run_config,
 )
-from .preflight import preflight, served_capabilities
+from .preflight import preflight
 from .report import ReportWriter, finish_report
 from .resume_keys import result_settings
 from .run_config import max_error_fraction, run_config, target_without_key
@@ -288,13 +288,12 @@ class TaskRun:
             if params.extra.get("preflight", True) is not False:
                 adapter = self.adapter
                 upstream = adapter.api_url if adapter is not None and adapter.api_url else ep.url
-                self.model_id = preflight(
+                self.model_id, capabilities = preflight(
                     upstream,
                     endpoint_type=ep.endpoint_type,
                     api_key=ep.resolved_api_key(),
                     model_id=self.model_id,
                 )
-                capabilities = served_capabilities(upstream, api_key=ep.resolved_api_key())
             pipeline, transport = build_pipeline(
                 stack, self.target, self.config, self.adapter, self.output_dir
             )
