@@ -105,7 +105,8 @@ class OpenAiApi:
 
     # -- request parsing ----------------------------------------------------------------
 
-    def _prompts(self, raw: Any) -> list[list[int]]:
+    def _prompts(self, raw: Any) -> list[tuple[list[int], str | None]]:
+        """Each prompt's token ids, with its text when it was given as text."""
         if isinstance(raw, str):
             raw = [raw]
         if not isinstance(raw, list) or not raw:
@@ -114,17 +115,17 @@ class OpenAiApi:
             )
         if all(isinstance(t, int) and not isinstance(t, bool) for t in raw):
             raw = [raw]
-        prompts: list[list[int]] = []
+        prompts: list[tuple[list[int], str | None]] = []
         for item in raw:
             if isinstance(item, str):
-                prompts.append(self.text.tokenize(item))
+                prompts.append((self.text.tokenize(item), item))
             elif isinstance(item, list) and item and all(isinstance(t, int) for t in item):
-                prompts.append(list(item))
+                prompts.append((list(item), None))
             else:
                 raise RequestError(
                     "each prompt must be a non-empty string or list of token ids", param="prompt"
                 )
-        for ids in prompts:
+        for ids, _text in prompts:
             self._check_length(ids, "prompt")
         return prompts
 
@@ -163,7 +164,7 @@ class OpenAiApi:
         starts = self._logprobs_from(body, prompts) if echo else [0] * len(prompts)
         reqs = [
             GenerateRequest(prompt_ids=p, logprobs=logprobs, echo=echo, logprobs_from=s, **params)
-            for p, s in zip(prompts, starts, strict=True)
+            for (p, _text), s in zip(prompts, starts, strict=True)
         ]
         results = self.submit(reqs)
         choices, prompt_tokens, completion_tokens = [], 0, 0
@@ -194,7 +195,9 @@ class OpenAiApi:
             },
         }
 
-    def _logprobs_from(self, body: dict[str, Any], prompts: list[list[int]]) -> list[int]:
+    def _logprobs_from(
+        self, body: dict[str, Any], prompts: list[tuple[list[int], str | None]]
+    ) -> list[int]:
         """Per prompt, the first token whose log-probability ``echo_logprobs_from`` asks for
         (0: all): the first token holding a byte of the offset's character or of one after
         it, and one token more before it."""
@@ -210,15 +213,11 @@ class OpenAiApi:
                 "of them, one per prompt",
                 param="echo_logprobs_from",
             )
-        raw_prompts = body.get("prompt")
-        texts = raw_prompts if isinstance(raw_prompts, list) else [raw_prompts]
-        if len(texts) != len(prompts):  # one prompt given as token ids
-            texts = [None] * len(prompts)
         starts = []
-        for ids, at, text in zip(prompts, chars, texts, strict=True):
+        for (ids, text), at in zip(prompts, chars, strict=True):
             pieces = self.text.token_bytes(ids)
             spelled = b"".join(pieces)
-            if isinstance(text, str) and spelled != text.encode("utf-8", "surrogatepass"):
+            if text is not None and spelled != text.encode("utf-8", "surrogatepass"):
                 starts.append(0)  # the tokens do not spell the text: offsets would not match
                 continue
             ends = list(itertools.accumulate(len(p) for p in pieces))
