@@ -122,15 +122,15 @@ def test_answers_from_the_cache_open_no_upstream_session(upstream, make_pipeline
 
     async def main() -> tuple[AdapterResponse, bool, AdapterResponse, bool]:
         hit = await pipeline.asend(chat_payload("a"))
-        opened_by_hit = pipeline._aupstream is not None
+        opened_by_hit = bool(pipeline._aupstreams)
         miss = await pipeline.asend(chat_payload("b"))
-        opened_by_miss = pipeline._aupstream is not None
+        opened_by_miss = bool(pipeline._aupstreams)
         await pipeline.aclose()
         return hit, opened_by_hit, miss, opened_by_miss
 
     hit, opened_by_hit, miss, opened_by_miss = asyncio.run(main())
     assert hit.cache_hit and not opened_by_hit  # a wholly cached run never opens one
-    assert not miss.cache_hit and opened_by_miss and pipeline._aupstream is None
+    assert not miss.cache_hit and opened_by_miss and pipeline._aupstreams == {}
     assert [r.json["messages"][0]["content"] for r in upstream.requests] == ["a", "b"]
 
 

@@ -65,7 +65,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--max-retries", type=int, default=5)
     p.add_argument("--request-timeout", type=float, default=300.0, help="seconds per attempt")
-    p.add_argument("--threads", type=int, default=16, help="waitress worker threads")
+    p.add_argument(
+        "--engine",
+        choices=("asyncio", "waitress"),
+        default="asyncio",
+        help="asyncio (default): one event loop serves every request (uvicorn); waitress: the "
+        "Flask app on --threads worker threads",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=16,
+        help="waitress: worker threads; asyncio: streamed answers read at a time (default 16)",
+    )
     p.add_argument(
         "--switch-interval",
         type=float,
@@ -160,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         from .server import AdapterServer
 
-        server = AdapterServer(pipeline, host=args.host, port=args.port, threads=args.threads)
+        server = AdapterServer(
+            pipeline, host=args.host, port=args.port, threads=args.threads, engine=args.engine
+        )
     except ValueError as exc:
         pipeline.close()
         print(f"error: {exc}", file=sys.stderr)

@@ -143,6 +143,16 @@ class AdapterResponse(_JsonBody):
     def ok(self) -> bool:
         return self.status_code < 400
 
+    def proxy_headers(self) -> list[tuple[str, str]]:
+        """The headers a client of the proxy gets: the answer's own, ``X-Adapter-Cache: hit``
+        on a cache hit and ``X-Adapter-Attempts`` after a retry (no ``Content-Length``)."""
+        out = list(self.headers.items())
+        if self.cache_hit:
+            out.append(("X-Adapter-Cache", "hit"))
+        if self.attempts > 1:
+            out.append(("X-Adapter-Attempts", str(self.attempts)))
+        return out
+
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")

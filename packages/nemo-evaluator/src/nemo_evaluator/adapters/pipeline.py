@@ -6,7 +6,8 @@ Client mode (the evaluate core)::
         response = p.send({"model": "m", "messages": [...]})
         p.sample_finished()
 
-Server mode (any client: lm-eval, curl, the openai SDK)::
+Server mode (any client: lm-eval, curl, the openai SDK), on an event loop (uvicorn) or on
+waitress's threads (the Flask app)::
 
     with AdapterPipeline.from_config(...) as p, p.serve() as server:
         openai.OpenAI(base_url=server.url + "/v1", api_key="...")
@@ -64,7 +65,8 @@ class AdapterPipeline:
         self._ids = itertools.count(1)
         self._closed = False
         self.counters = env.counters
-        self._aupstream: AsyncUpstreamCall | None = None
+        # one per event loop (the evaluate core's, the server's): a pool belongs to its loop
+        self._aupstreams: dict[asyncio.AbstractEventLoop, AsyncUpstreamCall] = {}
         # many request threads wait on sockets: hand the GIL over sooner while this is open
         switch_interval.acquire()
 
@@ -175,7 +177,14 @@ class AdapterPipeline:
         done.
         """
         request = AdapterRequest.from_json(payload, path=path or "", headers=headers)
-        ctx = self._context(request, client_mode=True, url=self.url_for(path))
+        return await self.ahandle(request, client_mode=True, url=self.url_for(path))
+
+    async def ahandle(
+        self, request: AdapterRequest, *, client_mode: bool, url: str | None = None
+    ) -> AdapterResponse:
+        """:meth:`handle` on an event loop (the interceptors on its thread, the upstream call
+        awaited); never raises for upstream failures."""
+        ctx = self._context(request, client_mode=client_mode, url=url)
         try:
             response = await self.chain.arun(request, ctx, self._call_upstream)
         except Exception as exc:
@@ -183,22 +192,29 @@ class AdapterPipeline:
         return self._counted(response, ctx)
 
     async def _call_upstream(self, request: AdapterRequest, ctx: RequestContext) -> AdapterResponse:
+        if not ctx.client_mode and request.is_stream:
+            # a streamed answer is read by the threaded call, whose body iterator the server
+            # passes on: in the loop's default executor, as the iterator blocks
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, self.upstream, request, ctx)
         return await self._async_upstream()(request, ctx)
 
     def _async_upstream(self) -> AsyncUpstreamCall:
-        current = self._aupstream
-        if current is not None and current.loop is asyncio.get_running_loop():
+        loop = asyncio.get_running_loop()
+        current = self._aupstreams.get(loop)
+        if current is not None:
             return current
         from .async_upstream import AsyncUpstreamCall  # imported when first needed
 
-        current = self._aupstream = AsyncUpstreamCall(
+        current = self._aupstreams[loop] = AsyncUpstreamCall(
             self.upstream.config, auth_header=self.upstream.auth_header
         )
         return current
 
     async def aclose(self) -> None:
-        """Close the HTTP session :meth:`asend` opened on the running loop (if any)."""
-        current, self._aupstream = self._aupstream, None
+        """Close the HTTP session :meth:`asend` or :meth:`ahandle` opened on the running loop
+        (if any)."""
+        current = self._aupstreams.pop(asyncio.get_running_loop(), None)
         if current is not None:
             await current.close()
 
@@ -208,12 +224,18 @@ class AdapterPipeline:
         return float(self.upstream.config.request_timeout)
 
     def serve(
-        self, *, host: str = "127.0.0.1", port: int | None = None, threads: int = 16
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        threads: int = 16,
+        engine: str = "asyncio",
     ) -> AdapterServer:
-        """Server mode: the same chain behind a Flask app served by waitress; started."""
+        """Server mode: the same chain behind an HTTP server on ``host``; started (see
+        :class:`~.server.AdapterServer` for ``engine`` and ``threads``)."""
         from .server import AdapterServer
 
-        return AdapterServer(self, host=host, port=port, threads=threads).start()
+        return AdapterServer(self, host=host, port=port, threads=threads, engine=engine).start()
 
     def sample_finished(self, n: int = 1) -> None:
         """Called by the evaluate core once per finished sample (feeds progress tracking)."""

@@ -1,28 +1,30 @@
-"""AdapterServer: the pipeline behind a Flask app served by waitress on loopback.
+"""AdapterServer: the pipeline served over HTTP on loopback, on an event loop or on threads.
 
-Every path the client calls (``/v1/chat/completions``, ``/v1/completions``, ``/v1/models``,
-...) is forwarded to the upstream base URL with its method, query, headers and body;
-``/health`` is answered by the adapter itself. Streamed (SSE) answers pass through unbuffered.
+Two engines serve the same chain (every path but ``/health`` is forwarded to the upstream
+base URL with its method, query, headers and body; streamed answers pass through unbuffered):
+
+* ``asyncio`` (the default): :mod:`.asgi_proxy` on uvicorn. One event loop runs the
+  interceptors and awaits the upstream, so a request waiting on the upstream holds no thread
+  and any number wait at once; ``threads`` bounds only the streamed answers read at a time.
+  It costs about half the CPU per request of the other engine (``bench/adapter_overhead.py``).
+* ``waitress``: :mod:`.wsgi_proxy`, the Flask app, on waitress with ``threads`` workers; a
+  request beyond them waits in waitress's queue.
 """
 
 from __future__ import annotations
 
 import errno
-import logging
 import threading
-from http import HTTPStatus
 from typing import Any, Protocol
-
-import flask
-
-from nvidia_eval_commons.wsgi_server import WsgiServer
 
 from ..errors import ConfigError
 from .interceptor import AdapterRequest, AdapterResponse
 
+ENGINES = ("asyncio", "waitress")
+
 
 class ProxiedPipeline(Protocol):
-    """What the server needs of the pipeline it serves (``ProxiedPipeline`` is one)."""
+    """What the server needs of the pipeline it serves (``AdapterPipeline`` is one)."""
 
     upstream_url: str
 
@@ -31,75 +33,42 @@ class ProxiedPipeline(Protocol):
 
     def handle(self, request: AdapterRequest, *, client_mode: bool) -> AdapterResponse: ...
 
+    async def ahandle(self, request: AdapterRequest, *, client_mode: bool) -> AdapterResponse: ...
 
-_log = logging.getLogger(__name__)
-
-
-def _reason(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Unknown"
+    async def aclose(self) -> None: ...
 
 
-class _ProxyRoute:
-    """WSGI layer that forwards every path but ``/health`` through the pipeline.
+def _server(pipeline: ProxiedPipeline, *, host: str, port: int, threads: int, engine: str) -> Any:
+    name = "nemo-evaluator-adapter"
+    # an idle client connection is kept at least as long as one upstream attempt may take
+    keep_alive = max(120, int(pipeline.request_timeout) + 30)
+    if engine == "asyncio":
+        from nvidia_eval_commons.asgi_server import AsgiServer
 
-    It works on the WSGI environ directly instead of through Flask's request and response
-    objects: the proxy route needs nothing they add, and skipping them takes a measurable
-    share of the per-request cost off the hot path (see bench/adapter_overhead.py).
-    """
+        from .asgi_proxy import create_asgi_app
 
-    def __init__(self, pipeline: ProxiedPipeline, flask_wsgi: Any) -> None:
-        self.pipeline = pipeline
-        self.flask_wsgi = flask_wsgi
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        path = environ.get("PATH_INFO") or "/"
-        if path == "/health":
-            return self.flask_wsgi(environ, start_response)
-        headers = {
-            key[5:].replace("_", "-").title(): value
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        }
-        if environ.get("CONTENT_TYPE"):
-            headers["Content-Type"] = environ["CONTENT_TYPE"]
-        length = environ.get("CONTENT_LENGTH")
-        stream = environ["wsgi.input"]
-        body = stream.read(int(length)) if length else stream.read()
-        request = AdapterRequest(
-            method=environ.get("REQUEST_METHOD", "GET"),
-            path=path,
-            query=environ.get("QUERY_STRING", ""),
-            headers=headers,
-            _body=body,
+        return AsgiServer(
+            create_asgi_app(pipeline),
+            host=host,
+            port=port,
+            name=name,
+            keep_alive_s=keep_alive,
+            executor_threads=threads,
+            on_stop=pipeline.aclose,  # the upstream connections opened on the server's loop
         )
-        response = self.pipeline.handle(request, client_mode=False)
-        out = list(response.headers.items())
-        if response.cache_hit:
-            out.append(("X-Adapter-Cache", "hit"))
-        if response.attempts > 1:
-            out.append(("X-Adapter-Attempts", str(response.attempts)))
-        if response.stream is not None:
-            start_response(_reason(response.status_code), out)
-            return response.stream
-        content = response.body
-        out.append(("Content-Length", str(len(content))))
-        start_response(_reason(response.status_code), out)
-        return [content]
+    from nvidia_eval_commons.wsgi_server import WsgiServer
 
+    from .wsgi_proxy import create_app
 
-def create_app(pipeline: ProxiedPipeline) -> flask.Flask:
-    """The Flask app of the proxy (usable with any WSGI server)."""
-    app = flask.Flask("nemo_evaluator.adapter")
-
-    @app.get("/health")
-    def health() -> Any:
-        return {"status": "ok", "upstream": pipeline.upstream_url}
-
-    app.wsgi_app = _ProxyRoute(pipeline, app.wsgi_app)  # type: ignore[method-assign]
-    return app
+    return WsgiServer(
+        create_app(pipeline),
+        host=host,
+        port=port,
+        threads=threads,
+        name=name,
+        connection_limit=max(100, threads * 8),
+        channel_timeout=keep_alive,
+    )
 
 
 class AdapterServer:
@@ -112,20 +81,19 @@ class AdapterServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         threads: int = 16,
+        engine: str = "asyncio",
     ) -> None:
+        if engine not in ENGINES:
+            raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if threads < 1:
+            raise ConfigError(f"threads must be at least 1, got {threads}")
         self.pipeline = pipeline
         self.host = host
         self.threads = threads
-        self.app = create_app(pipeline)
+        self.engine = engine
         try:
-            self._server = WsgiServer(
-                self.app,
-                host=host,
-                port=port or 0,
-                threads=threads,
-                name="nemo-evaluator-adapter",
-                connection_limit=max(100, threads * 8),
-                channel_timeout=max(120, int(pipeline.request_timeout) + 30),
+            self._server = _server(
+                pipeline, host=host, port=port or 0, threads=threads, engine=engine
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
@@ -139,10 +107,10 @@ class AdapterServer:
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:PORT`` (clients add ``/v1/...``)."""
-        return f"http://{self.host}:{self.port}"
+        return str(self._server.url)
 
     def start(self) -> AdapterServer:
-        """Serve on a background thread and return at once."""
+        """Serve on a background thread and return once it accepts connections."""
         self._server.start()
         return self
 
@@ -151,8 +119,8 @@ class AdapterServer:
         self._server.serve_forever()
 
     def running_threads(self) -> list[threading.Thread]:
-        """The server's loop and worker threads."""
-        return self._server.running_threads()
+        """The server's loop thread and its worker (or executor) threads."""
+        return list(self._server.running_threads())
 
     def stop(self) -> None:
         """Stop listening, close every connection and join every thread; idempotent."""

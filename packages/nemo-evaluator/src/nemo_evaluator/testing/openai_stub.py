@@ -16,6 +16,7 @@ deterministic answers (see :mod:`nemo_evaluator.testing.responses`)::
         upstream.reset(times=1)                        # connection closed mid-body
         upstream.latency_s = 0.01                      # fixed latency on every answer
         upstream.requests                              # what it received (bounded)
+        upstream.streams_sent                          # events written per ended SSE stream
     OpenAIStubServer.closed_url()                      # an upstream that is down
 
 Faults queue up and apply, in order, to the next requests of the generation routes
@@ -41,6 +42,8 @@ from nvidia_eval_commons.wsgi_server import WsgiServer
 from .responses import Reply, chat_completion, completion, default_reply, sse_stream
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .fast_stub import FastStubServer
 
 
@@ -63,6 +66,8 @@ class RecordedRequest:
     headers: dict[str, str]
     json: Any
     time: float = field(default_factory=time.time)
+    query: str = ""
+    """The query string as it arrived (still percent-encoded)."""
 
 
 class OpenAIStubServer:
@@ -96,6 +101,9 @@ class OpenAIStubServer:
         self._lock = threading.Lock()
         self._records: collections.deque[RecordedRequest] = collections.deque(maxlen=record_limit)
         self.request_count = 0
+        self.streams_sent: list[int] = []
+        """For each streamed answer that ended, how many events were written: all of them,
+        or fewer when the client closed the connection first (bounded like ``requests``)."""
         self.app = self._create_app()
         self._server = WsgiServer(
             self.app,
@@ -203,7 +211,15 @@ class OpenAIStubServer:
     def _record(self, req: flask.Request, payload: Any) -> None:
         with self._lock:
             self.request_count += 1
-            self._records.append(RecordedRequest(req.method, req.path, dict(req.headers), payload))
+            self._records.append(
+                RecordedRequest(
+                    req.method,
+                    req.path,
+                    dict(req.headers),
+                    payload,
+                    query=req.query_string.decode("latin-1"),
+                )
+            )
 
     def _faulty(self, fault: Fault, answer: bytes) -> flask.Response | None:
         if fault.kind == "slow":
@@ -253,11 +269,23 @@ class OpenAIStubServer:
                 return faulty
         if payload.get("stream"):
             return flask.Response(
-                sse_stream(full, chat=chat, delay_s=self.stream_chunk_delay_s),
+                self._counted(sse_stream(full, chat=chat, delay_s=self.stream_chunk_delay_s)),
                 mimetype="text/event-stream",
                 direct_passthrough=True,
             )
         return flask.Response(answer, status=200, mimetype="application/json")
+
+    def _counted(self, events: Iterator[bytes]) -> Iterator[bytes]:
+        sent = 0
+        try:
+            for event in events:
+                yield event
+                sent += 1  # the server took it: the next one is asked for
+        finally:
+            with self._lock:
+                self.streams_sent.append(sent)
+                if len(self.streams_sent) > (self._records.maxlen or 0):
+                    del self.streams_sent[0]
 
     def _create_app(self) -> flask.Flask:
         app = flask.Flask("nemo_evaluator.testing.openai_stub")
