@@ -9,6 +9,8 @@ at concurrency 1, 16 and 64:
   logging, caching, reasoning stripping and a system message; every request is new (a miss);
 * ``proxy-hit``  the same requests again (all cache hits);
 * ``client``     the same chain in-process (``AdapterPipeline.send``), all misses;
+* ``wsgi-miss``  (``--waitress``) the proxy on its other engine, ``--engine waitress`` (the
+  Flask app on waitress's threads), every request new;
 * ``floor``      (``--floor``) bench/proxy_floor.py: a bare WSGI app on the same waitress
   server forwarding each request with http.client, no chain: the least this design costs;
 * ``base-miss``  (``--baseline-src``) the proxy again, imported from another source tree, so
@@ -240,6 +242,12 @@ def main() -> None:
         "the least any proxy on this server design costs) as `floor`",
     )
     parser.add_argument(
+        "--waitress",
+        action="store_true",
+        help="also run our proxy with --engine waitress (the Flask app on worker threads) as "
+        "`wsgi-miss`, beside the default asyncio engine",
+    )
+    parser.add_argument(
         "--baseline-src",
         help="also run the proxy from this source tree (its nemo-evaluator src/ folder, e.g. "
         "from `git archive OLD packages/nemo-evaluator/src`) as `base-miss`: before/after "
@@ -263,17 +271,18 @@ def main() -> None:
     )
     upstream = up_url + "/v1/chat/completions"
 
-    def proxy(name: str, src: str | None = None) -> tuple[subprocess.Popen[str], str]:
+    def proxy(name: str, src: str | None = None, *extra: str) -> tuple[subprocess.Popen[str], str]:
         return _spawn(
             [
                 *("-m", "nemo_evaluator.cli", "adapter", "--api-url", upstream),
                 *("--output-dir", str(work / name), "--config", str(work / "adapter.json")),
-                *("--threads", str(args.proxy_threads)),
+                *("--threads", str(args.proxy_threads), *extra),
             ],
             src=src,
         )
 
     px_proc, px_url = proxy("proxy")
+    wsgi = proxy("proxy-wsgi", None, "--engine", "waitress") if args.waitress else None
     base = proxy("proxy-base", args.baseline_src) if args.baseline_src else None
     floor = (
         _spawn(
@@ -318,6 +327,13 @@ def main() -> None:
                     c,
                     _cpu_clock(psutil.Process(floor[0].pid)),
                 )
+            if wsgi is not None:
+                rows["wsgi-miss", c] = _run(
+                    _http_caller(pool, wsgi[1] + "/v1/chat/completions", "w" + tag),
+                    n,
+                    c,
+                    _cpu_clock(psutil.Process(wsgi[0].pid)),
+                )
             if base is not None:
                 rows["base-miss", c] = _run(
                     _http_caller(pool, base[1] + "/v1/chat/completions", "b" + tag),
@@ -337,7 +353,7 @@ def main() -> None:
                 )
     finally:
         pipeline.close()
-        extra = [pair[0] for pair in (base, floor) if pair is not None]
+        extra = [pair[0] for pair in (base, floor, wsgi) if pair is not None]
         for proc in (*(p for p, _ in theirs.values()), *extra, px_proc, up_proc):
             proc.terminate()
             proc.wait(timeout=10)
@@ -349,6 +365,7 @@ def main() -> None:
         stub_engine=args.stub_engine,
         floor=floor is not None,
         baseline=base is not None,
+        waitress=wsgi is not None,
     )
 
 

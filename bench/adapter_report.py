@@ -17,6 +17,7 @@ def report(
     stub_engine: str,
     floor: bool,
     baseline: bool,
+    waitress: bool = False,
 ) -> None:
     """Print every row, then each check with ours, the target or theirs, and whether met."""
     print(
@@ -74,6 +75,13 @@ def report(
         for c in levels:
             label = f"vs bare waitress floor, conc {c}: of direct, CPU"
             checks.append((label, share_and_cpu("proxy-miss", c), share_and_cpu("floor", c), None))
+    if waitress:
+        for c in levels:
+            label = f"vs our waitress engine, conc {c}: of direct, CPU"
+            better = rows["proxy-miss", c]["cpu_ms"] < rows["wsgi-miss", c]["cpu_ms"]
+            checks.append(
+                (label, share_and_cpu("proxy-miss", c), share_and_cpu("wsgi-miss", c), better)
+            )
     if baseline:
         for c in levels:
             label = f"vs baseline, conc {c}: of direct, CPU"
