@@ -15,7 +15,7 @@ import threading
 import pytest
 from adapter_support import RawUpstream, chat_payload, fast_retries, read_request, serving
 
-from nemo_evaluator.adapters.async_http import AsyncHttpPool, HttpProtocolError
+from nemo_evaluator.adapters.async_http import AsyncHttpPool, HttpProtocolError, within
 
 BODY = b'{"choices": [{"message": {"role": "assistant", "content": "ok"}}]}'
 
@@ -178,10 +178,10 @@ def test_a_silent_upstream_is_bounded_by_the_callers_timeout() -> None:
         async def main() -> None:
             pool = AsyncHttpPool()
             try:
-                async with asyncio.timeout(0.3):
-                    await pool.request(
-                        "POST", server.url, headers={}, body=b"{}", connect_timeout=5
-                    )
+                await within(
+                    pool.request("POST", server.url, headers={}, body=b"{}", connect_timeout=5),
+                    0.3,
+                )
             finally:
                 await pool.close()
 

@@ -19,21 +19,46 @@ answer closes it. One taken from the pool that the server closed while it sat id
 before any byte of the answer; the request is then sent once more on a new connection.
 
 A pool belongs to the event loop that opened its connections. The caller bounds the whole
-exchange (``asyncio.timeout``); a cancelled exchange closes its connection.
+exchange (:func:`within`); a cancelled exchange closes its connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
 import zlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .http_pool import UrlTarget, url_target
 
 _Key = tuple[str, str, int]
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-_timeout = getattr(asyncio, "timeout", None)  # Python 3.11 and later
+if sys.version_info >= (3, 11):
+    _timeout = asyncio.timeout
+else:  # pragma: no cover - Python 3.10
+    from async_timeout import timeout as _timeout
+_T = TypeVar("_T")
+
+
+async def within(awaitable: Awaitable[_T], seconds: float) -> _T:
+    """``await awaitable``, cancelled after ``seconds`` with the built-in ``TimeoutError``
+    on every Python.
+
+    A timeout scope (``asyncio.timeout``; on 3.10 the ``async-timeout`` backport, whose
+    error is ``asyncio.TimeoutError``, another class there) rather than ``wait_for``: no
+    extra task per call, so the request is written before the caller's task yields, and a
+    run that opens hundreds of connections at its start pays no task for each.
+    """
+    try:
+        async with _timeout(seconds):
+            return await awaitable
+    except asyncio.TimeoutError as exc:
+        if isinstance(exc, TimeoutError):  # 3.11 and later: the same class
+            raise
+        raise TimeoutError(f"no answer within {seconds:g} s") from exc
 
 
 class HttpProtocolError(ValueError):
@@ -136,13 +161,8 @@ class AsyncHttpPool:
             context = self._ssl = self._ssl or ssl.create_default_context()
         opening = asyncio.open_connection(host, port, ssl=context)
         try:
-            if _timeout is None:  # Python 3.10
-                return await asyncio.wait_for(opening, timeout=timeout)
-            # a timeout scope rather than wait_for: no extra task per connection, which counts
-            # when a run opens hundreds of them at its start
-            async with _timeout(timeout):
-                return await opening
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+            return await within(opening, timeout)
+        except TimeoutError as exc:
             raise TimeoutError(f"connecting to {host}:{port} took over {timeout:g} s") from exc
 
 
@@ -214,7 +234,7 @@ async def _headers(reader: asyncio.StreamReader) -> Headers:
 
 
 async def _chunked(reader: asyncio.StreamReader) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size_line = await reader.readline()
         try:

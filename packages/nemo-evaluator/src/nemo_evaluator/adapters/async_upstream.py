@@ -21,7 +21,7 @@ import time
 
 from tenacity import AsyncRetrying
 
-from .async_http import AsyncHttpPool, HttpProtocolError
+from .async_http import AsyncHttpPool, HttpProtocolError, within
 from .interceptor import AdapterRequest, AdapterResponse, RequestContext
 from .upstream import (
     UpstreamConfig,
@@ -55,14 +55,16 @@ class AsyncUpstreamCall:
         """One attempt, all of it (connect, send, read) within ``request_timeout``."""
         _, left = attempt_window(self.config, call_deadline)
         try:
-            async with asyncio.timeout(left):
-                answer = await self.pool.request(
+            answer = await within(
+                self.pool.request(
                     request.method,
                     url,
                     headers=upstream_headers(request, self.auth_header),
                     body=request.body,
                     connect_timeout=min(self.config.connect_timeout, left),
-                )
+                ),
+                left,
+            )
         except TimeoutError as exc:
             raise _TransportError(deadline_error(self.config), timeout=True) from exc
         except (OSError, asyncio.IncompleteReadError, HttpProtocolError) as exc:
