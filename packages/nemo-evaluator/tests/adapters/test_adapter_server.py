@@ -343,3 +343,20 @@ def test_percent_encoded_paths_and_repeated_headers_reach_the_upstream(
     assert seen.query == "api-version=2024-01-01&x=a%20b"
     assert seen.headers["X-Trace"] == "abc" and seen.headers["User-Agent"] == "ua/1"
     assert "Content-Length" in seen.headers  # set by the upstream call, never stale
+
+
+def test_a_client_that_leaves_mid_body_sends_nothing_upstream(
+    upstream, make_pipeline, engine
+) -> None:
+    with make_pipeline(None, url=upstream.chat_url).serve(engine=engine) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                b'{"model": "stub-model", "messages": ['
+            )
+            time.sleep(0.2)
+        time.sleep(0.3)  # the proxy saw the connection close
+        after = requests.post(server.url + "/v1/chat/completions", json=chat_payload(), timeout=5)
+    assert after.status_code == 200
+    assert upstream.request_count == 1  # only the whole request went upstream

@@ -56,12 +56,13 @@ def request_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when the client left before sending all of it."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
@@ -113,6 +114,9 @@ class AsgiProxy:
         if path == "/health":
             await self._health(scope, send)
             return
+        body = await _read_body(receive)
+        if body is None:  # nothing to answer, and half a request must not go upstream
+            return
         raw_path = scope.get("raw_path")
         request = AdapterRequest(
             method=scope["method"],
@@ -120,7 +124,7 @@ class AsgiProxy:
             path=raw_path.decode("latin-1") if raw_path else path,
             query=scope["query_string"].decode("latin-1"),
             headers=request_headers(scope["headers"]),
-            _body=await _read_body(receive),
+            _body=body,
         )
         response = await self.pipeline.ahandle(request, client_mode=False)
         headers = [(_latin1(k), _latin1(v)) for k, v in response.proxy_headers()]
