@@ -1,4 +1,5 @@
-"""The shared waitress lifecycle: bind before workers, stop joins every thread."""
+"""The shared waitress lifecycle: bind before workers, stop joins every thread (the busy-port
+check covers the uvicorn one too)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,16 @@ def test_serves_and_stop_joins_the_loop_and_every_worker() -> None:
         sock.bind(("127.0.0.1", server.port))  # nothing listens there any more
 
 
-def test_a_busy_port_raises_the_bind_error_and_starts_no_thread() -> None:
+@pytest.mark.parametrize("server", ["wsgi", "asgi"])
+def test_a_busy_port_raises_the_bind_error_and_starts_no_thread(server: str) -> None:
+    """Both lifecycles (this one and asgi_server's) bind before any thread starts."""
+    from nvidia_eval_commons.asgi_server import AsgiServer
+
+    def make(port: int) -> object:
+        if server == "wsgi":
+            return WsgiServer(_app, port=port, threads=4)
+        return AsgiServer(_app, port=port)
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
@@ -44,6 +54,6 @@ def test_a_busy_port_raises_the_bind_error_and_starts_no_thread() -> None:
         before = threading.active_count()
         for _ in range(3):
             with pytest.raises(OSError) as info:
-                WsgiServer(_app, port=port, threads=4)
+                make(port)
             assert info.value.errno == errno.EADDRINUSE
         assert threading.active_count() == before
