@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from nemo_evaluator.stats import (
     clustered_interval,
     clustered_stderr,
 )
+from nemo_evaluator.stats.intervals import z_value
 
 
 def test_analytic_interval_is_mean_plus_minus_z_stderr() -> None:
@@ -28,6 +31,27 @@ def test_analytic_interval_is_mean_plus_minus_z_stderr() -> None:
         analytic_interval([])
     with pytest.raises(ValueError):
         analytic_interval(x, level=1.0)
+
+
+@pytest.mark.parametrize("level", [1e-6, 0.5, 0.9, 0.95, 0.99, 0.999999])
+def test_z_value_matches_scipy_normal_quantile(level: float) -> None:
+    from scipy import stats as sps
+
+    want = float(sps.norm.ppf(0.5 + level / 2.0))
+    assert z_value(level) == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match="level"):
+        z_value(0.0)
+
+
+def test_intervals_do_not_import_scipy_stats() -> None:
+    # scipy.stats takes 1 to 2 s to import: every run's finish would pay it for one quantile
+    code = (
+        "import sys; from nemo_evaluator.stats import analytic_interval, score_intervals;"
+        "analytic_interval([0.0, 1.0, 1.0]); score_intervals([0.0, 1.0, 1.0, 0.5]);"
+        "print('scipy.stats' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_bootstrap_is_seeded_and_records_its_settings() -> None:
@@ -110,3 +134,28 @@ def test_bootstrap_in_memory_bounded_batches_equals_one_draw_of_every_resample(n
     )
     assert (ours.low, ours.high) == (whole.confidence_interval.low, whole.confidence_interval.high)
     assert ours.stderr == whole.standard_error
+
+
+# scipy's standard error of a single resample is a nan with a RuntimeWarning; ours is None
+@pytest.mark.filterwarnings("ignore:Degrees of freedom:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.parametrize(("level", "resamples"), [(0.5, 1), (0.9, 2), (0.95, 999), (0.99, 1000)])
+def test_bootstrap_equals_scipy_on_real_valued_scores(level: float, resamples: int) -> None:
+    from scipy import stats as sps
+
+    x = np.random.default_rng(11).normal(0.4, 2.0, 37)
+    ours = bootstrap_interval(x, level=level, resamples=resamples, seed=5)
+    theirs = sps.bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=level,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(5),
+    )
+    assert (ours.low, ours.high) == (theirs.confidence_interval.low, theirs.confidence_interval.high)
+    if resamples > 1:
+        assert ours.stderr == theirs.standard_error
+    else:
+        assert ours.stderr is None
