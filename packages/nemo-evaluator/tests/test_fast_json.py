@@ -50,6 +50,16 @@ def test_loads_keeps_integers_past_64_bits_exact() -> None:
         123456789012345678901234567890
     )
     assert fast_json.loads("[18446744073709551615]") == [2**64 - 1]  # orjson's own range
+    # the first integers past it, and the shortest (19 digits) that reach 2**63, as str,
+    # bytes and bytearray: orjson reads 2**64 as a float, json as the integer
+    for n in (2**64, -(2**64), 2**63, -(2**63) - 1, 10**19):
+        for text in (f'{{"q": "x", "n": [{n}]}}', f'{{"n": {n}}}'.encode()):
+            assert repr(fast_json.loads(text)) == repr(json.loads(text))  # int, not float
+        assert repr(fast_json.loads(bytearray(f"[{n}]".encode()))) == f"[{n}]"
+        assert fast_json.may_hold_huge_integers(f'{{"n": {n}}}'.encode())
+    # 18 digits (and 18 + "." + 18) cannot be past 64 bits: no walk needed
+    assert not fast_json.may_hold_huge_integers(b'{"n": 999999999999999999, "f": 1.5e300}')
+    assert not fast_json.may_hold_huge_integers(b"[123456789012345678.123456789012345678]")
     with pytest.raises(json.JSONDecodeError):
         fast_json.loads('{"a": ')
 

@@ -169,3 +169,18 @@ def test_jsonl_rows_read_as_json_reads_them_beyond_strict_json(tmp_path: Path) -
     assert json.dumps(rows) == json.dumps(expected)  # NaN != NaN: compare the encodings
     assert rows[1]["big"] == 123456789012345678901234567890 and rows[3]["k"] == 2
     assert str(rows[3]["z"]) == "-0.0" and rows[2]["s"] == "\ud800 alone"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_jsonl_huge_integer_on_one_late_line_stays_exact(tmp_path: Path, suffix: str) -> None:
+    """The file is checked once for a run of 19 digits; one such line anywhere keeps every
+    row read as json reads it, and a file without one reads the same without the walk."""
+    import gzip
+
+    lines = ['{"n": 1.5}'] * 3 + ['{"n": 18446744073709551616}', '{"n": 999999999999999999}']
+    for body, want in ((lines, [1.5] * 3 + [2**64, 10**18 - 1]), (lines[:3], [1.5] * 3)):
+        raw = ("\n".join(body) + "\n").encode()
+        path = tmp_path / f"x{len(body)}{suffix}"
+        path.write_bytes(gzip.compress(raw) if suffix.endswith(".gz") else raw)
+        got = [r["n"] for r in read_jsonl(path)]
+        assert repr(got) == repr(want)

@@ -15,7 +15,7 @@ from nemo_evaluator.stats import (
     clustered_interval,
     clustered_stderr,
 )
-from nemo_evaluator.stats.intervals import z_value
+from nemo_evaluator.stats.intervals import bootstrap_intervals, z_value
 
 
 def test_analytic_interval_is_mean_plus_minus_z_stderr() -> None:
@@ -154,8 +154,28 @@ def test_bootstrap_equals_scipy_on_real_valued_scores(level: float, resamples: i
         vectorized=True,
         rng=np.random.default_rng(5),
     )
-    assert (ours.low, ours.high) == (theirs.confidence_interval.low, theirs.confidence_interval.high)
+    assert (ours.low, ours.high) == (
+        theirs.confidence_interval.low,
+        theirs.confidence_interval.high,
+    )
     if resamples > 1:
         assert ours.stderr == theirs.standard_error
     else:
         assert ours.stderr is None
+
+
+@pytest.mark.parametrize("n", [2, 524, 1319])
+def test_bootstrap_intervals_of_several_columns_equal_each_column_alone(n: int) -> None:
+    rng = np.random.default_rng(n)
+    columns = [
+        (rng.random(n) < 0.3).astype(float),
+        np.ones(n),  # constant: no draws, and the others' draws must not shift
+        rng.normal(size=n),
+        (rng.random(n) < 0.9).astype(float),
+    ]
+    together = bootstrap_intervals(columns, seed=4, resamples=1000)
+    alone = [bootstrap_interval(c, seed=4, resamples=1000) for c in columns]
+    assert together == alone
+    assert (together[1].low, together[1].high) == (1.0, 1.0)
+    with pytest.raises(ValueError, match="different sizes"):
+        bootstrap_intervals([np.ones(n), np.ones(n + 1)])

@@ -30,7 +30,7 @@ from nvidia_eval_commons.api.results import (
     TaskResult,
 )
 
-from ..stats.intervals import score_intervals
+from ..stats.intervals import bootstrap_intervals, score_intervals
 from .fewshot import DEFAULT_FEWSHOT_SEED
 
 
@@ -129,12 +129,23 @@ def aggregate_means(scores: list[SampleScore], *, num_errors: int = 0) -> dict[s
                 by_pair.setdefault((metric, name), []).append(float(value))
                 clusters.setdefault((metric, name), []).append(label)
     out: dict[str, MetricResult] = {}
+    # the pairs scored on the same items share one set of bootstrap draws
+    by_size: dict[int, list[tuple[str, str]]] = {}
+    for pair, values in by_pair.items():
+        by_size.setdefault(len(values), []).append(pair)
+    drawn = {
+        pair: iv
+        for pairs in by_size.values()
+        for pair, iv in zip(pairs, bootstrap_intervals([by_pair[p] for p in pairs]), strict=True)
+    }
     for (metric, name), values in by_pair.items():
         stats = mean_and_stderr(values)
         stats.num_errors = num_errors
         stats.intervals = [
             ConfidenceInterval(**iv.as_dict())
-            for iv in score_intervals(values, clusters=clusters[(metric, name)])
+            for iv in score_intervals(
+                values, clusters=clusters[(metric, name)], bootstrap=drawn[(metric, name)]
+            )
         ]
         out.setdefault(metric, MetricResult()).scores[name] = Score(
             value=stats.mean if stats.mean is not None else 0.0, stats=stats

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from ..datasets import DatasetError, read_jsonl
@@ -15,7 +16,7 @@ STOP_SEQUENCES = ("Question:", "</s>", "<|im_end|>")
 STRICT = RegexFilter(r"#### (\-?[0-9\.\,]+)")
 FLEXIBLE = RegexFilter(r"(-?[$0-9.,]{2,})|(-?[0-9]+)", group_select=-1)
 EXACT_MATCH_OPTIONS: dict[str, Any] = {
-    "regexes_to_ignore": (",", r"\$", r"(?s).*#### ", r"\.$"),
+    "regexes_to_ignore": tuple(re.compile(p) for p in (",", r"\$", r"(?s).*#### ", r"\.$")),
     "ignore_case": True,
     "ignore_punctuation": False,
 }

@@ -14,16 +14,24 @@ from .. import fast_json
 from .errors import DatasetError
 
 
-def read_text(path: Path) -> str:
+def _raw(path: Path) -> bytes:
     raw = path.read_bytes()
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
-    elif path.suffix == ".bz2":
-        raw = bz2.decompress(raw)
+        return gzip.decompress(raw)
+    if path.suffix == ".bz2":
+        return bz2.decompress(raw)
+    return raw
+
+
+def _decoded(raw: bytes, path: Path) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def read_text(path: Path) -> str:
+    return _decoded(_raw(path), path)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -31,12 +39,14 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
     Lines end at ``\n`` only: ``str.splitlines`` would also cut at U+0085, U+2028 and other
     characters that JSON allows raw inside a string."""
+    raw = _raw(path)
+    huge = fast_json.may_hold_huge_integers(raw)  # once for the file, not a walk per row
     rows: list[dict[str, Any]] = []
-    for lineno, line in enumerate(read_text(path).split("\n"), start=1):
+    for lineno, line in enumerate(_decoded(raw, path).split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            row = fast_json.loads(line)  # json.loads, faster
+            row = fast_json.loads(line, huge_integers=huge)  # json.loads, faster
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}:{lineno}: bad JSON ({exc.msg})") from None
         if not isinstance(row, dict):

@@ -5,15 +5,16 @@ cluster-robust standard error of Miller, "Adding Error Bars to Evals" (2024).
 
     analytic_interval(scores, level=0.95)
     bootstrap_interval(scores, level=0.95, resamples=1000, seed=0)
+    bootstrap_intervals([strict, flexible])   # metrics of the same items: one set of draws
     clustered_interval(scores, clusters=doc_ids, level=0.95)   # repeats of one document
 """
 
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -110,29 +111,59 @@ def bootstrap_interval(
     ``rng=np.random.default_rng(seed)`` (a test holds the two equal), written with numpy
     because importing ``scipy.stats`` costs every run 1 to 2 s for a few lines of arithmetic.
     """
-    arr = _values(values)
+    return bootstrap_intervals([values], level=level, resamples=resamples, seed=seed)[0]
+
+
+def bootstrap_intervals(
+    columns: Sequence[Sequence[float] | npt.ArrayLike],
+    *,
+    level: float = DEFAULT_LEVEL,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> list[Interval]:
+    """:func:`bootstrap_interval` of each column, the columns scoring the same items (a
+    task's metrics): one set of draws serves them all, each interval the one the column
+    gets alone. The draws (1,000 x items integers) are most of a bootstrap's time."""
+    arrays = [_values(c) for c in columns]
+    if len({a.size for a in arrays}) > 1:
+        raise ValueError(f"columns of different sizes: {sorted({a.size for a in arrays})}")
     if resamples < 1:
         raise ValueError(f"resamples must be positive (got {resamples})")
     alpha = (1.0 - _check_level(level)) / 2.0
-    if arr.size < 2 or np.all(arr == arr[0]):
-        mean = float(arr.mean())
-        return Interval("bootstrap", level, mean, mean, 0.0, seed, resamples)
+    out: list[Interval] = []
+    varied = []
+    for a in arrays:
+        if a.size < 2 or np.all(a == a[0]):
+            mean = float(a.mean())
+            out.append(Interval("bootstrap", level, mean, mean, 0.0, seed, resamples))
+        else:
+            out.append(Interval("bootstrap", level, 0.0, 0.0))  # replaced below
+            varied.append(len(out) - 1)
+    if not varied:
+        return out
+    n = arrays[0].size
     rng = np.random.default_rng(seed)
-    batch = max(1, min(resamples, _BATCH_ELEMENTS // arr.size))
-    means = np.empty(resamples, dtype=np.float64)
+    # the seeded stream is the same however it is cut into batches; each column is gathered
+    # and averaged on its own, as alone (a mean over a 3-d gather can differ in the last bit)
+    batch = max(1, min(resamples, _BATCH_ELEMENTS // n))
+    means = np.empty((len(varied), resamples), dtype=np.float64)
     for start in range(0, resamples, batch):
         rows = min(batch, resamples - start)
-        means[start : start + rows] = arr[rng.integers(0, arr.size, (rows, arr.size))].mean(-1)
-    low, high = (_type7_quantile(np.sort(means), q) for q in (alpha, 1.0 - alpha))
-    return Interval(
-        "bootstrap",
-        level,
-        float(low),
-        float(high),
-        float(np.std(means, ddof=1)) if resamples > 1 else None,
-        seed,
-        resamples,
-    )
+        draws = rng.integers(0, n, (rows, n))
+        for row, column in enumerate(varied):
+            means[row, start : start + rows] = arrays[column][draws].mean(-1)
+    for column, dist in zip(varied, means, strict=True):
+        ordered = np.sort(dist)
+        out[column] = Interval(
+            "bootstrap",
+            level,
+            _type7_quantile(ordered, alpha),
+            _type7_quantile(ordered, 1.0 - alpha),
+            float(np.std(dist, ddof=1)) if resamples > 1 else None,
+            seed,
+            resamples,
+        )
+    return out
 
 
 def clustered_stderr(
@@ -173,13 +204,16 @@ def score_intervals(
     level: float = DEFAULT_LEVEL,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    bootstrap: Interval | None = None,
 ) -> list[Interval]:
     """The intervals every aggregate score records: analytic and bootstrap, plus the
-    clustered one when ``clusters`` holds at least two clusters and fewer than the items."""
+    clustered one when ``clusters`` holds at least two clusters and fewer than the items.
+    ``bootstrap``: the bootstrap interval when already drawn (:func:`bootstrap_intervals`
+    of several metrics at once)."""
     arr = _values(values)
     out = [
         analytic_interval(arr, level=level),
-        bootstrap_interval(arr, level=level, resamples=resamples, seed=seed),
+        bootstrap or bootstrap_interval(arr, level=level, resamples=resamples, seed=seed),
     ]
     if clusters is not None:
         count = len({str(c) for c in clusters})
