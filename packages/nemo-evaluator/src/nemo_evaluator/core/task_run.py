@@ -4,40 +4,36 @@
 (opened here and closed exactly once, at the end of :meth:`TaskRun.infer`) and run_config.json.
 :meth:`TaskRun.infer` sends the documents the journal does not hold yet. :meth:`TaskRun.finish`
 scores what the journal holds, writes samples.jsonl, report.html and results.yml/.json, and
-prints the summary. ``execute()`` runs the two in order.
+prints the summary. ``execute()`` runs the two in order. What it is set up with is in
+:mod:`.task_setup`, each document's record in :mod:`.sample_record`, the result in
+:mod:`.run_result`.
 """
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from nvidia_eval_commons.api.api_dataclasses import (
     AdapterConfig,
     EvaluationConfig,
     EvaluationTarget,
 )
-from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
-from nvidia_eval_commons.openai_url import endpoint_path
+from nvidia_eval_commons.api.results import EvaluationResult
 
 from ..adapters.switch_interval import ShortSwitchInterval
-from ..benchmarks.base import Benchmark, GenerationRequest, Request, SampleScore
-from ..benchmarks.repeats import Repeated
+from ..benchmarks.base import Benchmark, Request, SampleScore
 from .client import ModelClient
 from .dispatch_order import window_for
 from .display import ProgressDisplay, print_summary, quiet_requested
-from .endpoint import HttpTransport, resolve_model_id
-from .errors import EvaluationConfigError, TooManyErrorsError
+from .endpoint import resolve_model_id
+from .errors import TooManyErrorsError
 from .failures import summary_lines
 from .in_order import InOrder
 from .journal import JOURNAL_NAME, Journal
@@ -51,90 +47,11 @@ from .output import (
 from .preflight import preflight
 from .report import ReportWriter, finish_report
 from .resume_keys import result_settings
-from .run_config import max_error_fraction, run_config, target_without_key
+from .run_config import max_error_fraction, run_config
+from .run_result import run_result
 from .runner import RunStats, allowed_errors, outputs_from_json, run_docs
-from .versions import versions
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def resume_hint(output_dir: Path, target: EvaluationTarget) -> str:
-    cmd = f"nemo-evaluator run --resume {shlex.quote(str(output_dir))}"
-    ep = target.api_endpoint
-    if ep.api_key_env is not None:
-        cmd += f" --api-key-env {ep.api_key_env}"
-    elif ep.api_key is not None:
-        cmd += " --api-key-env VAR_HOLDING_YOUR_KEY"
-    return cmd
-
-
-def build_pipeline(
-    stack: ExitStack,
-    target: EvaluationTarget,
-    config: EvaluationConfig,
-    adapter: AdapterConfig | None,
-    output_dir: Path,
-) -> tuple[Any, Any]:
-    """The adapter pipeline and the transport the client sends through."""
-    from ..adapters.pipeline import AdapterPipeline
-
-    ep = target.api_endpoint
-    upstream = adapter.api_url if adapter is not None and adapter.api_url else ep.url
-    params = config.params
-    pipeline = AdapterPipeline.from_config(
-        adapter,
-        upstream_url=upstream,
-        output_dir=output_dir,
-        endpoint_type=ep.endpoint_type,
-        api_key=ep.resolved_api_key(),
-        max_retries=params.max_retries,
-        request_timeout=params.request_timeout,
-        sample_timeout=params.sample_timeout,
-    )
-    stack.callback(pipeline.close)
-    if adapter is not None and adapter.local_port is not None:
-        server = pipeline.serve(port=adapter.local_port or None)
-        stack.callback(server.stop)
-        url = server.url.rstrip("/") + endpoint_path(upstream)
-        # the adapter server retries upstream; allow for that in the client's timeout
-        timeout = params.request_timeout * (params.max_retries + 1) + 30.0
-        return pipeline, HttpTransport(url, api_key=None, timeout=timeout)
-    return pipeline, pipeline
-
-
-def prompt_of(
-    bench: Benchmark, doc: dict[str, Any], requests: Sequence[Request] | None = None
-) -> Any:
-    """The document's prompt: from ``requests`` (the ones just sent), else rebuilt (a run
-    does not hold every prompt in memory)."""
-    reqs = requests
-    if reqs is None:
-        try:
-            reqs = bench.build_requests(doc)
-        except Exception as err:
-            return f"(could not rebuild the prompt: {err})"
-    if not reqs:
-        return None
-    first = reqs[0]
-    if isinstance(first, GenerationRequest):
-        return first.prompt if first.prompt is not None else list(first.messages or ())
-    return {
-        "context": first.context,
-        "continuations": [getattr(r, "continuation", None) for r in reqs],
-    }
-
-
-def ordered_docs(docs: list[dict[str, Any]], seed: Any) -> list[dict[str, Any]]:
-    """The documents in the run's order: as loaded, or shuffled by ``params.extra.order_seed``
-    (so a growing ``limit_samples`` takes the same random items first)."""
-    if seed is None:
-        return docs
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise EvaluationConfigError(f"params.extra.order_seed={seed!r} must be an integer")
-    return [docs[i] for i in np.random.default_rng(seed).permutation(len(docs))]
-
+from .sample_record import Tally, sample_record
+from .task_setup import build_pipeline, now_iso, ordered_docs, resume_hint
 
 _CHUNK = 256
 """Journal entries read back at a time while the outputs are written."""
@@ -144,25 +61,12 @@ log-likelihood dispatch window (:func:`.dispatch_order.window_for`)."""
 
 
 @dataclass
-class _Tally:
-    """What :meth:`TaskRun.finish` counts while it walks the documents."""
-
-    scores: list[SampleScore] = field(default_factory=list)
-    usage: dict[str, int] = field(default_factory=dict)
-    errors: int = 0
-    missing: int = 0
-    cache_hits: int = 0
-    last_error: Any = None
-    error_texts: list[str] = field(default_factory=list)
-
-
-@dataclass
 class _Outputs:
     """The writers of samples.jsonl and report.html for one run, and what they counted."""
 
     samples: SamplesWriter
     report: ReportWriter
-    tally: _Tally = field(default_factory=_Tally)
+    tally: Tally = field(default_factory=Tally)
 
 
 class TaskRun:
@@ -365,7 +269,7 @@ class TaskRun:
                 self._stream.stop()
             tally = self._tally(out.samples, out.report, tally=out.tally, start=start)
             out.samples.save(self.output_dir)
-            result = self._result(tally, inference_s=inference_s)
+            result = run_result(self, tally, inference_s=inference_s)
             finish_report(out.report, result, self.output_dir)
         for line in summary_lines(tally.error_texts, total=len(docs)):
             print(line, file=sys.stderr)
@@ -417,12 +321,12 @@ class TaskRun:
             return dict(pool.map(score_one, to_score))
 
     def _tally(
-        self, *sinks: SamplesWriter | ReportWriter, tally: _Tally | None = None, start: int = 0
-    ) -> _Tally:
+        self, *sinks: SamplesWriter | ReportWriter, tally: Tally | None = None, start: int = 0
+    ) -> Tally:
         """Walk the documents from index ``start`` on (those before it are in ``tally``
         already), a chunk of journal entries at a time: score what is not scored yet, hand
         each sample to ``sinks``, keep the scores for the aggregates."""
-        t, journal = tally if tally is not None else _Tally(), self.journal
+        t, journal = tally if tally is not None else Tally(), self.journal
         try:
             for first in range(start, len(self.docs), _CHUNK):
                 chunk = self.docs[first : first + _CHUNK]
@@ -436,7 +340,7 @@ class TaskRun:
 
     def _count(
         self,
-        t: _Tally,
+        t: Tally,
         doc: dict[str, Any],
         entries: dict[str, dict[str, Any] | None],
         rescored: dict[str, SampleScore | str],
@@ -462,87 +366,12 @@ class TaskRun:
         t.cache_hits += int(bool(entry.get("cache_hit")))
         for key, value in (entry.get("usage") or {}).items():
             t.usage[key] = t.usage.get(key, 0) + int(value)
-        sample = self._sample(doc, entry, score, error, requests)
+        sample = sample_record(self.bench, doc, entry, score, error, requests)
         for sink in sinks:
             sink.add(sample)
         if not error:
             assert isinstance(score, SampleScore)
             t.scores.append(self.bench.compact_score(score))
 
-    def _sample(
-        self,
-        doc: dict[str, Any],
-        entry: dict[str, Any],
-        score: SampleScore | str | None,
-        error: Any,
-        requests: Sequence[Request] | None = None,
-    ) -> dict[str, Any]:
-        doc_id = str(doc["doc_id"])
-        raw = entry.get("raw")
-        scored = score if isinstance(score, SampleScore) else None
-        return {
-            "doc_id": doc_id,
-            "prompt": prompt_of(self.bench, doc, requests),
-            "response": raw[0] if isinstance(raw, list) and len(raw) == 1 else raw,
-            "extracted": scored.extracted if scored is not None else None,
-            "target": scored.target if scored is not None else None,
-            "score": scored.metrics if scored is not None else None,
-            "group": scored.group if scored is not None else None,
-            "cache_hit": bool(entry.get("cache_hit")),
-            "latency_s": entry.get("latency_s"),
-            "error": error,
-        }
 
-    def _result(self, t: _Tally, *, inference_s: float) -> EvaluationResult:
-        tasks, groups = self.bench.aggregate(t.scores, num_errors=t.errors)
-        duration = time.perf_counter() - self.t0
-        ep, n = self.target.api_endpoint, len(self.docs)
-        return EvaluationResult(
-            tasks=tasks,
-            groups=groups,
-            metadata=RunMetadata(
-                task=self.task,
-                model_id=self.model_id,
-                endpoint_url=ep.url,
-                endpoint_type=ep.endpoint_type,
-                started_at=self.started,
-                finished_at=now_iso(),
-                duration_s=round(duration, 3),
-                num_samples=n,
-                num_errors=t.errors,
-                num_cache_hits=t.cache_hits,
-                token_usage=t.usage,
-                versions=versions(),
-                config={
-                    "config": self.config.model_dump(mode="json"),
-                    "target": target_without_key(self.target),
-                    "adapter": (
-                        self.adapter.model_dump(mode="json") if self.adapter is not None else None
-                    ),
-                },
-                extra={
-                    "counts": {
-                        "samples": n,
-                        "scored": len(t.scores),
-                        "errors": t.errors,
-                        "missing": t.missing,
-                        "resumed_from_journal": 0 if self.rescore else self.resumed,
-                        "cache_hits": t.cache_hits,
-                    },
-                    "timings": {
-                        "inference_s": round(inference_s, 3),
-                        "total_s": round(duration, 3),
-                    },
-                    "max_error_fraction": self.fraction,
-                    "dataset": self.bench.describe_dataset(),
-                    **(
-                        {"repeats": {"n": self.bench.repeats, "seeds": self.bench.seeds()}}
-                        if isinstance(self.bench, Repeated)
-                        else {}
-                    ),
-                },
-            ),
-        )
-
-
-__all__ = ["TaskRun", "build_pipeline", "now_iso", "ordered_docs", "prompt_of", "resume_hint"]
+__all__ = ["TaskRun"]
