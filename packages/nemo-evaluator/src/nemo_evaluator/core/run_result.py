@@ -4,21 +4,42 @@ scores, and the metadata (counts, timings, versions, the config without its key)
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+from nvidia_eval_commons.api.api_dataclasses import (
+    AdapterConfig,
+    EvaluationConfig,
+    EvaluationTarget,
+)
 from nvidia_eval_commons.api.results import EvaluationResult, RunMetadata
 
+from ..benchmarks.base import Benchmark
 from ..benchmarks.repeats import Repeated
 from .run_config import target_without_key
 from .sample_record import Tally
 from .task_setup import now_iso
 from .versions import versions
 
-if TYPE_CHECKING:
-    from .task_run import TaskRun
+
+class FinishedRun(Protocol):
+    """What the result is made of: the attributes of a :class:`~.task_run.TaskRun` it reads
+    (a protocol, so that this module does not import the one that calls it)."""
+
+    target: EvaluationTarget
+    config: EvaluationConfig
+    adapter: AdapterConfig | None
+    bench: Benchmark
+    task: str
+    model_id: str | None
+    docs: list[dict[str, Any]]
+    started: str
+    t0: float
+    rescore: bool
+    resumed: int
+    fraction: float
 
 
-def run_result(run: TaskRun, t: Tally, *, inference_s: float) -> EvaluationResult:
+def run_result(run: FinishedRun, t: Tally, *, inference_s: float) -> EvaluationResult:
     """results.yml of ``run``: the aggregates of the tallied scores and the run's metadata."""
     tasks, groups = run.bench.aggregate(t.scores, num_errors=t.errors)
     duration = time.perf_counter() - run.t0
