@@ -130,17 +130,14 @@ def bootstrap_intervals(
     if resamples < 1:
         raise ValueError(f"resamples must be positive (got {resamples})")
     alpha = (1.0 - _check_level(level)) / 2.0
-    out: list[Interval] = []
-    varied = []
-    for a in arrays:
+    out: dict[int, Interval] = {}  # column -> its interval
+    for column, a in enumerate(arrays):
         if a.size < 2 or np.all(a == a[0]):
             mean = float(a.mean())
-            out.append(Interval("bootstrap", level, mean, mean, 0.0, seed, resamples))
-        else:
-            out.append(Interval("bootstrap", level, 0.0, 0.0))  # replaced below
-            varied.append(len(out) - 1)
+            out[column] = Interval("bootstrap", level, mean, mean, 0.0, seed, resamples)
+    varied = [column for column in range(len(arrays)) if column not in out]
     if not varied:
-        return out
+        return [out[column] for column in range(len(arrays))]
     n = arrays[0].size
     rng = np.random.default_rng(seed)
     # the seeded stream is the same however it is cut into batches; each column is gathered
@@ -163,7 +160,7 @@ def bootstrap_intervals(
             seed,
             resamples,
         )
-    return out
+    return [out[column] for column in range(len(arrays))]
 
 
 def clustered_stderr(
